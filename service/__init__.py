@@ -1,0 +1,1 @@
+"""her2-status: guideline-exact HER2 status from FHIR R4 pathology results."""

@@ -1,0 +1,244 @@
+"""Domain types of the HER2 rules engine (her2-rules.md sections 1, 2, 8, 9 and 11).
+
+Inputs are deliberately typed loosely (``object``): they arrive from lenient
+readers of real-world FHIR data, and the rules package must turn *any* value
+into a result (an ``error`` code for bad input) rather than raise.  Outputs are
+strict: enums, ``bool | None`` for true/false/unknown, ``Decimal`` numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Site(StrEnum):
+    """Tumour site that selects the rule set (her2-rules.md section 1)."""
+
+    BREAST = "breast"
+    GASTROESOPHAGEAL = "gastroesophageal"
+    OTHER = "other"
+
+
+class Status(StrEnum):
+    """HER2 status (her2-rules.md section 2)."""
+
+    POSITIVE = "positive"
+    NEGATIVE = "negative"
+    EQUIVOCAL = "equivocal"
+    INDETERMINATE = "indeterminate"
+
+
+class IhcScore(StrEnum):
+    """IHC scores accepted by the engine; ``0`` is IHC 0 assessed as null."""
+
+    ZERO = "0"
+    ZERO_ULTRALOW = "0-ultralow"
+    ONE = "1+"
+    TWO = "2+"
+    THREE = "3+"
+
+
+class IhcCall(StrEnum):
+    """Qualitative-only IHC result without a score (her2-rules.md section 5.3)."""
+
+    POSITIVE = "positive"
+    EQUIVOCAL = "equivocal"
+    NEGATIVE = "negative"
+
+
+class IshCall(StrEnum):
+    """The lab's qualitative ISH call (her2-rules.md section 5.3)."""
+
+    AMPLIFIED = "amplified"
+    NOT_AMPLIFIED = "not-amplified"
+    EQUIVOCAL = "equivocal"
+
+
+class Probe(StrEnum):
+    """ISH probe design."""
+
+    DUAL = "dual"
+    SINGLE = "single"
+
+
+class NextStep(StrEnum):
+    """Follow-up codes (her2-rules.md section 8)."""
+
+    ORDER_REFLEX_ISH = "order_reflex_ish"
+    CONCURRENT_IHC_REVIEW = "concurrent_ihc_review"
+    ISH_RECOUNT_BLINDED_OBSERVER = "ish_recount_blinded_observer"
+    INTERNAL_ADJUDICATION = "internal_adjudication"
+    NEGATIVE_WITH_REQUIRED_COMMENT = "negative_with_required_comment"
+    ORDER_DUAL_PROBE_ISH = "order_dual_probe_ish"
+    ORDER_IHC_AND_OR_DUAL_PROBE_ISH = "order_ihc_and_or_dual_probe_ish"
+    CONCURRENT_IHC_REVIEW_RECOMMENDED = "concurrent_ihc_review_recommended"
+    ORDER_IHC = "order_ihc"
+    PATHOLOGIST_REVIEW_DISCORDANCE = "pathologist_review_discordance"
+    PATHOLOGIST_REVIEW = "pathologist_review"
+    CLINICIAN_REVIEW_HETEROGENEITY = "clinician_review_heterogeneity"
+    REPEAT_TEST_NEW_SPECIMEN = "repeat_test_new_specimen"
+    OBTAIN_HER2_TESTING = "obtain_her2_testing"
+    CORRECT_INPUT = "correct_input"
+    COUNT_ADDITIONAL_CELLS = "count_additional_cells"
+    NO_SITE_SPECIFIC_GUIDELINE = "no_site_specific_guideline"
+    SPECIFY_TUMOR_SITE = "specify_tumor_site"
+
+
+class ErrorCode(StrEnum):
+    """Input error codes (her2-rules.md section 9)."""
+
+    MISSING_DATA = "missing_data"
+    INVALID_VOCABULARY = "invalid_vocabulary"
+    INVALID_TYPE = "invalid_type"
+    INVALID_VALUE = "invalid_value"
+    INCOMPLETE_ISH = "incomplete_ish"
+    INCONSISTENT_ISH_VALUES = "inconsistent_ish_values"
+    INSUFFICIENT_CELLS = "insufficient_cells"
+
+
+class InterpretationStatus(StrEnum):
+    """Whether the interpretation is final or preliminary (her2-rules.md section 11)."""
+
+    FINAL = "final"
+    PRELIMINARY = "preliminary"
+
+
+@dataclass(frozen=True)
+class IshInput:
+    """One ISH count as reported (her2-rules.md section 1, ``ish`` / ``ish_recount``).
+
+    Attributes:
+        probe: ``"dual"`` or ``"single"``; when absent, dual if a ratio or a CEP17
+            average is present, otherwise single (fhir-contract.md section 1).
+        her2_cep17_ratio: ``Decimal``, ``int`` or a numeric string.  A legacy text
+            such as ``"greater than 2.2"`` is read as the lab call it implies, only
+            when that is unambiguous (her2-rules.md section 5.3).
+        avg_her2_copies: average HER2 signals per cell.
+        avg_cep17_copies: average CEP17 signals per cell (dual-probe only).
+        cells_counted: number of cells counted (integer).
+        lab_call: the lab's qualitative call: ``amplified``, ``not-amplified`` or
+            ``equivocal``.
+        final: False when the source result is not final/amended/corrected.
+    """
+
+    probe: object = None
+    her2_cep17_ratio: object = None
+    avg_her2_copies: object = None
+    avg_cep17_copies: object = None
+    cells_counted: object = None
+    lab_call: object = None
+    final: object = True
+
+
+@dataclass(frozen=True)
+class PriorResult:
+    """An earlier specimen's result, used only for the heterogeneity flag (section 10).
+
+    Attributes:
+        status: that specimen's HER2 status.
+        her2_low: its HER2-low class when known.
+        ultralow: its HER2-ultralow class when known.
+        ihc_score: its IHC score, used for the class when the flags are absent.
+        date: collection or report date (ISO text), for the rationale only.
+        specimen: a non-identifying label (e.g. ``core_biopsy_primary``).
+    """
+
+    status: object = None
+    her2_low: object = None
+    ultralow: object = None
+    ihc_score: object = None
+    date: object = None
+    specimen: object = None
+
+
+@dataclass(frozen=True)
+class SpecimenInput:
+    """Everything known about one specimen (her2-rules.md section 1).
+
+    Attributes:
+        site: ``breast``, ``gastroesophageal``, ``other``, or None when unknown.
+        ihc_score: ``0``, ``0-ultralow``, ``1+``, ``2+``, ``3+`` or None.
+        ihc0_ultralow_assessed: False for an IHC 0 that did not separate null from
+            ultralow.
+        ihc_call: a qualitative-only IHC result (``positive``/``equivocal``/
+            ``negative``) when no score was reported; any other answer makes the IHC
+            unusable (treated as absent, with a warning).
+        ihc_final: False when the IHC result is not final/amended/corrected.
+        ish: the ISH count, if any.
+        ish_recount: the blinded second-observer recount, if any.
+        ihc_same_specimen: False when the IHC was not done on the ISH tissue.
+        assay_failed: True when the lab reported a technical failure.
+        collected: ISO date of the specimen, used to order several specimens.
+        prior_results: earlier specimens' results (section 10).
+    """
+
+    site: object = None
+    ihc_score: object = None
+    ihc0_ultralow_assessed: object = True
+    ihc_call: object = None
+    ihc_final: object = True
+    ish: IshInput | None = None
+    ish_recount: IshInput | None = None
+    ihc_same_specimen: object = True
+    assay_failed: object = False
+    collected: object = None
+    prior_results: tuple[PriorResult, ...] = ()
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    """Identifier and version of the rule set that produced a result."""
+
+    id: str
+    version: str
+    guidelines: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RationaleEntry:
+    """One rule that fired, with a plain-language sentence quoting the numbers used."""
+
+    rule_id: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Her2Result:
+    """The derived HER2 status of one specimen (her2-rules.md section 2).
+
+    Attributes:
+        status: positive, negative, equivocal or indeterminate.
+        her2_low: True, False, or None (unknown).
+        ultralow: True, False, or None (unknown).
+        ish_group: breast dual-probe group 1-5, or None.
+        next_step: the highest-priority follow-up (section 8), or None.
+        error: the input error (section 9), or None.
+        interpretation: final or preliminary (section 11).
+        ruleset: the rule set and version that produced the result.
+        rationale: the rules that fired, in order.
+        site: the site whose rules were applied (None when the site was unknown).
+        error_location: dotted path of the offending input field, with ``error``.
+        additional_steps: lower-priority follow-ups that also apply, in priority
+            order (e.g. a discordance flag behind a pending recount).
+        required_comment: the guideline's mandatory report comment, if any.
+    """
+
+    status: Status
+    her2_low: bool | None
+    ultralow: bool | None
+    ish_group: int | None
+    next_step: NextStep | None
+    error: ErrorCode | None
+    interpretation: InterpretationStatus
+    ruleset: RuleSet
+    rationale: tuple[RationaleEntry, ...]
+    site: Site | None = None
+    error_location: str | None = None
+    additional_steps: tuple[NextStep, ...] = field(default=())
+    required_comment: str | None = None
+
+    @property
+    def rule_ids(self) -> tuple[str, ...]:
+        """The ids of the rules that fired, in order."""
+        return tuple(entry.rule_id for entry in self.rationale)

@@ -1,0 +1,50 @@
+"""Every worked example of shared/cases/public-cases.json runs and passes.
+
+The file lives beside the checkout (``../shared``), or where HER2_PUBLIC_CASES
+points.  A missing file fails the suite; it is never skipped silently.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from service.her2 import evaluate
+from tests.helpers import spec_from_case, summary
+
+CASES_FILE = Path(
+    os.environ.get(
+        "HER2_PUBLIC_CASES",
+        Path(__file__).resolve().parents[3] / "shared" / "cases" / "public-cases.json",
+    )
+)
+
+
+def _load() -> list[dict[str, Any]]:
+    if not CASES_FILE.is_file():
+        return []
+    cases: list[dict[str, Any]] = json.loads(
+        CASES_FILE.read_text(encoding="utf-8"), parse_float=Decimal
+    )
+    return cases
+
+
+CASES = _load()
+
+
+def test_public_cases_file_is_present() -> None:
+    assert CASES_FILE.is_file(), f"public cases not found at {CASES_FILE}"
+    assert len(CASES) >= 49
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
+def test_public_case(case: dict[str, Any]) -> None:
+    result = evaluate(spec_from_case(case))
+    assert summary(result) == case["expected"], case["why"]
+    assert result.ruleset.id == "her2-status-rules"
+    assert result.rationale, "every result explains itself"
