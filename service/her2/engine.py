@@ -204,6 +204,12 @@ def _read_ihc(spec: SpecimenInput, draft: _Draft) -> _Ihc:
     if not _require_bool(spec.ihc_final, "ihc_final"):
         draft.inputs_final = False
     score: IhcScore | None = None
+    if spec.ihc_score is not None and not isinstance(spec.ihc_score, str):
+        # A value of the wrong type (e.g. a number where a score is coded, or an
+        # unreadable HER2 entry passed on by the FHIR reader) fails closed.
+        raise _InputError(
+            "V2", ErrorCode.INVALID_TYPE, "ihc_score", "The IHC score is not a coded score."
+        )
     if spec.ihc_score is not None:
         token = _norm_token(spec.ihc_score)
         score = next((s for s in IhcScore if s.value == token), None)
@@ -301,6 +307,10 @@ def _read_ish(raw: object, path: str, site: Site | None, draft: _Draft) -> _Ish:
             )
     call: IshCall | None = None
     call_source: str | None = None
+    if raw.lab_call is not None and not isinstance(raw.lab_call, str):
+        raise _InputError(
+            "V4", ErrorCode.INVALID_TYPE, f"{path}.lab_call", f"{path}.lab_call is not a call."
+        )
     if raw.lab_call is not None:
         token = (_norm_token(raw.lab_call) or "").replace("_", "-")
         call = next((c for c in IshCall if c.value == token), None)

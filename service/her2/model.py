@@ -158,7 +158,8 @@ class SpecimenInput:
 
     Attributes:
         site: ``breast``, ``gastroesophageal``, ``other``, or None when unknown.
-        ihc_score: ``0``, ``0-ultralow``, ``1+``, ``2+``, ``3+`` or None.
+        ihc_score: ``0``, ``0-ultralow``, ``1+``, ``2+``, ``3+`` or None; other text
+            is ``invalid_vocabulary``, a value that is not text ``invalid_type``.
         ihc0_ultralow_assessed: False for an IHC 0 that did not separate null from
             ultralow.
         ihc_call: a qualitative-only IHC result (``positive``/``equivocal``/

@@ -23,7 +23,7 @@ CASES = [
     ("V2-ihc-2", spec(ihc="2"), "invalid_vocabulary", "correct_input", "ihc_score"),
     ("V2-ihc-3", spec(ihc="3"), "invalid_vocabulary", "correct_input", "ihc_score"),
     ("V2-ihc-0+", spec(ihc="0+"), "invalid_vocabulary", "correct_input", "ihc_score"),
-    ("V2-ihc-int", spec(ihc=2), "invalid_vocabulary", "correct_input", "ihc_score"),  # type: ignore[arg-type]
+    ("V2-ihc-int", spec(ihc=2), "invalid_type", "correct_input", "ihc_score"),  # type: ignore[arg-type]
     ("V2-site", spec(site="lung", ihc="3+"), "invalid_vocabulary", "correct_input", "site"),
     (
         "V2-flag-type",

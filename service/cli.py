@@ -1,0 +1,114 @@
+"""Command line: ``her2-status derive [FILE|-]`` (batch jobs, integration-engine file channels).
+
+``derive`` reads a Parameters, a Bundle or an Observation (as for the stateless
+operation) from a file or standard input and prints the result Bundle (type
+collection).  Exit codes: 0 when at least one status was derived; 2 when
+nothing could be derived (an OperationOutcome is printed instead); 1 for a
+usage or configuration problem.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from collections.abc import Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, TextIO
+
+from service.fhir.codes import CodeMap, CodeMapError
+from service.fhir.envelope import EnvelopeError
+from service.fhir.issues import Issue, Severity, outcome_resource
+from service.operation import derive
+
+EXIT_OK = 0
+EXIT_USAGE = 1
+EXIT_NOTHING_DERIVED = 2
+
+
+def dump(resource: dict[str, Any], out: TextIO) -> None:
+    """Write a resource as FHIR JSON, one document per call."""
+    # Outputs hold no decimals (codes, booleans, integers, text), so plain json suffices.
+    json.dump(resource, out, ensure_ascii=False, indent=2)
+    out.write("\n")
+
+
+def _read(source: str) -> object:
+    text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+    return json.loads(text, parse_float=Decimal)
+
+
+def _derive_command(args: argparse.Namespace, out: TextIO) -> int:
+    try:
+        code_map = CodeMap.from_file(Path(args.code_map)) if args.code_map else CodeMap()
+    except CodeMapError as exc:
+        print(f"her2-status: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        payload = _read(args.file)
+    except OSError as exc:
+        print(f"her2-status: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
+        return EXIT_USAGE
+    except ValueError:
+        dump(
+            outcome_resource([Issue(Severity.ERROR, "structure", "The input is not valid JSON.")]),
+            out,
+        )
+        return EXIT_NOTHING_DERIVED
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    try:
+        derivation = derive(payload, now, code_map, dt.timedelta(days=args.window_days))
+    except EnvelopeError as exc:
+        dump(outcome_resource(exc.issues), out)
+        return EXIT_NOTHING_DERIVED
+    if not derivation.usable:
+        dump(derivation.outcome(), out)
+        return EXIT_NOTHING_DERIVED
+    dump(derivation.bundle, out)
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``her2-status`` argument parser."""
+    parser = argparse.ArgumentParser(
+        prog="her2-status",
+        description="Guideline-exact HER2 status from FHIR R4 pathology results.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    derive_parser = commands.add_parser(
+        "derive",
+        help="derive HER2 status from a Parameters, Bundle or Observation file",
+        description="Print the result Bundle (collection); exit 2 with an "
+        "OperationOutcome when nothing could be derived.",
+    )
+    derive_parser.add_argument("file", nargs="?", default="-", help="input file, or - for stdin")
+    derive_parser.add_argument(
+        "--code-map", help="JSON table of local codes (see README, 'Local codes')"
+    )
+    derive_parser.add_argument(
+        "--window-days",
+        type=int,
+        default=30,
+        help="grouping window for inputs without a specimen or report (default 30)",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    """Entry point of the ``her2-status`` command."""
+    args = build_parser().parse_args(argv)
+    stream = out or sys.stdout
+    if args.command == "derive":
+        try:
+            return _derive_command(args, stream)
+        except BrokenPipeError:
+            # The reader went away (e.g. `| head`): nothing left to report.
+            sys.stderr.close()
+            return EXIT_OK
+    return EXIT_USAGE  # pragma: no cover - argparse rejects unknown commands
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,328 @@
+"""Outbound resources (fhir-contract.md sections 5-7), built and validated with R4B models.
+
+Everything written is deterministic for the same inputs, rule-set version and
+derivation time: identifiers, ``urn:uuid`` full URLs and the Provenance id are
+derived from the group key, so a retry rewrites the same resources.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import uuid
+from dataclasses import dataclass
+from typing import Any, Final
+
+from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.device import Device
+from fhir.resources.R4B.list import List as FhirList
+from fhir.resources.R4B.observation import Observation
+from fhir.resources.R4B.provenance import Provenance
+
+from service.fhir.codes import (
+    CANONICAL,
+    CS_COMPONENT,
+    CS_LIST_PURPOSE,
+    CS_NEXT_STEP,
+    CS_RULE_SET,
+    CS_STATUS,
+    CS_THERAPY_CLASS,
+    DEVICE_ID,
+    EXT_LABELLED_SETTING,
+    INTERPRETATION_CODE,
+    INTERPRETATION_DISPLAY,
+    LOINC,
+    OBSERVATION_CATEGORY,
+    PROVENANCE_PARTICIPANT,
+    SID_STATUS,
+    SID_THERAPY_LIST,
+    STATUS_CODINGS,
+    STATUS_INTERPRETATION,
+    V3_DATA_OPERATION,
+    V3_INTERPRETATION,
+)
+from service.fhir.envelope import Node
+from service.fhir.inbound import SpecimenGroup
+from service.her2 import RULESET, Her2Result, TherapySelection
+from service.her2.catalog import load_catalog
+
+_NAMESPACE: Final = uuid.uuid5(uuid.NAMESPACE_URL, CANONICAL)
+DEVICE_REFERENCE: Final = {"reference": f"Device/{DEVICE_ID}"}
+SOFTWARE_NOTE: Final = (
+    "Derived by software (her2-status) from the pathology results referenced in "
+    "derivedFrom; it restates the guideline's reading of those results and does not "
+    "replace the pathologist's report."
+)
+
+
+@dataclass(frozen=True)
+class Derived:
+    """One group's rule result with the inputs it rests on."""
+
+    group: SpecimenGroup
+    result: Her2Result
+    therapies: TherapySelection
+
+    @property
+    def key(self) -> str:
+        """The deterministic key ``{patient}:{specimen or group key}:{site}``."""
+        return status_key(self.group, self.result)
+
+
+def status_key(group: SpecimenGroup, result: Her2Result) -> str:
+    """The deterministic identifier value of a group's status Observation and List."""
+    patient = (group.subject or "no-subject").rsplit("/", 1)[-1]
+    where = group.key.split(":", 1)[1] if ":" in group.key else group.key
+    site = result.site.value if result.site else "unknown"
+    return f"{patient}:{where}:{site}"
+
+
+def full_url(kind: str, key: str) -> str:
+    """A stable ``urn:uuid`` for one output resource of one key."""
+    return f"urn:uuid:{uuid.uuid5(_NAMESPACE, f'{kind}|{key}')}"
+
+
+def _input_reference(node: Node) -> str | None:
+    return node.reference(versioned=True) if node.type == "Observation" else None
+
+
+def _instant(now: dt.datetime) -> str:
+    return now.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _coding(system: str, code: str, display: str | None = None) -> dict[str, str]:
+    coding = {"system": system, "code": code}
+    if display:
+        coding["display"] = display
+    return coding
+
+
+def _component(code: str, display: str, value: dict[str, Any]) -> dict[str, Any]:
+    return {"code": {"coding": [_coding(CS_COMPONENT, code, display)]}, **value}
+
+
+def _subject_reference(group: SpecimenGroup) -> dict[str, str] | None:
+    if group.subject and not group.subject.startswith("identifier:"):
+        return {"reference": group.subject}
+    return None
+
+
+def provenance_id(derived: Derived) -> str:
+    """``her2prov-`` + a short hash of key, input versions and rule-set version (section 7)."""
+    inputs = sorted(filter(None, (_input_reference(n) for n in derived.group.used)))
+    withdrawn = sorted(filter(None, (_input_reference(n) for n in derived.group.withdrawn)))
+    material = "\n".join([derived.key, RULESET.version, *inputs, "-", *withdrawn])
+    return "her2prov-" + hashlib.sha256(material.encode()).hexdigest()[:24]
+
+
+def status_observation(derived: Derived, now: dt.datetime) -> dict[str, Any]:
+    """The interpretive HER2 status Observation (contract section 5)."""
+    result, group = derived.result, derived.group
+    status = result.status.value
+    value_codings = [_coding(*c) for c in STATUS_CODINGS[status]]
+    value_codings.append(_coding(CS_STATUS, status, status.capitalize()))
+    resource: dict[str, Any] = {
+        "resourceType": "Observation",
+        "identifier": [{"system": SID_STATUS, "value": derived.key}],
+        "status": result.interpretation.value,
+        "category": [{"coding": [_coding(OBSERVATION_CATEGORY, "laboratory", "Laboratory")]}],
+        "code": {"coding": [_coding(LOINC, INTERPRETATION_CODE, INTERPRETATION_DISPLAY)]},
+        "issued": _instant(now),
+        "valueCodeableConcept": {"coding": value_codings, "text": f"HER2 {status}"},
+        "device": DEVICE_REFERENCE,
+        "method": {
+            "coding": [
+                {
+                    "system": CS_RULE_SET,
+                    "version": RULESET.version,
+                    "code": RULESET.id,
+                    "display": "her2-status HER2 rule set",
+                }
+            ],
+            "text": f"{RULESET.id} {RULESET.version}: " + "; ".join(RULESET.guidelines),
+        },
+    }
+    subject = _subject_reference(group)
+    if subject:
+        resource["subject"] = subject
+    if group.effective_text:
+        resource["effectiveDateTime"] = group.effective_text
+    if group.specimen and "/" in group.specimen and not group.specimen.startswith("identifier:"):
+        resource["specimen"] = {"reference": group.specimen}
+    if status in STATUS_INTERPRETATION:
+        code, display = STATUS_INTERPRETATION[status]
+        resource["interpretation"] = [{"coding": [_coding(V3_INTERPRETATION, code, display)]}]
+    derived_from = [r for r in (_input_reference(n) for n in group.used) if r]
+    if derived_from:
+        resource["derivedFrom"] = [{"reference": r} for r in derived_from]
+    components = []
+    if result.her2_low is not None:
+        components.append(_component("her2-low", "HER2-low", {"valueBoolean": result.her2_low}))
+    if result.ultralow is not None:
+        components.append(
+            _component("her2-ultralow", "HER2-ultralow", {"valueBoolean": result.ultralow})
+        )
+    if result.ish_group is not None:
+        components.append(_component("ish-group", "ISH group", {"valueInteger": result.ish_group}))
+    if result.next_step is not None:
+        step = result.next_step.value
+        components.append(
+            _component(
+                "next-step",
+                "Next step",
+                {"valueCodeableConcept": {"coding": [_coding(CS_NEXT_STEP, step)]}},
+            )
+        )
+    if components:
+        resource["component"] = components
+    resource["note"] = [{"text": _note(derived)}]
+    return _validated(Observation, resource)
+
+
+def _note(derived: Derived) -> str:
+    result, group = derived.result, derived.group
+    lines = [f"HER2 {result.status.value} ({result.interpretation.value})."]
+    lines.append(
+        f"Tumour site: {result.site.value if result.site else 'unknown'} (from {group.site_basis})."
+    )
+    lines += [f"[{entry.rule_id}] {entry.text}" for entry in result.rationale]
+    if result.additional_steps:
+        lines.append("Also pending: " + ", ".join(s.value for s in result.additional_steps) + ".")
+    lines += group.notes
+    lines.append(SOFTWARE_NOTE)
+    return "\n".join(lines)
+
+
+def therapy_list(derived: Derived, observation_url: str, now: dt.datetime) -> dict[str, Any] | None:
+    """The therapy-class reference List, or None when no agent applies (section 6)."""
+    selection = derived.therapies
+    if not selection.listings:
+        return None
+    systems = load_catalog().code_systems
+    contained = []
+    entries = []
+    for listing in selection.listings:
+        agent = listing.agent
+        codings = [{"system": systems["rxnorm"], "code": agent.rxnorm}]
+        if agent.atc:
+            codings.append({"system": systems["atc"], "code": agent.atc})
+        if agent.ncit:
+            codings.append({"system": systems["ncit"], "code": agent.ncit})
+        contained.append(
+            {
+                "resourceType": "Medication",
+                "id": f"med-{agent.id}",
+                "extension": [{"url": EXT_LABELLED_SETTING, "valueString": listing.setting}],
+                "code": {"coding": codings, "text": agent.name},
+            }
+        )
+        therapy_class = agent.therapy_class
+        entries.append(
+            {
+                "flag": {
+                    "coding": [_coding(CS_THERAPY_CLASS, therapy_class.code, therapy_class.display)]
+                },
+                "item": {"reference": f"#med-{agent.id}", "display": agent.name},
+            }
+        )
+    note = (
+        f"Belongs to the HER2 status Observation {SID_STATUS}|{derived.key} "
+        f"({observation_url}). {selection.disclaimer} Catalog {selection.catalog_id} "
+        f"{selection.catalog_version}, codes verified {selection.verified_on}."
+    )
+    resource: dict[str, Any] = {
+        "resourceType": "List",
+        "contained": contained,
+        "identifier": [{"system": SID_THERAPY_LIST, "value": derived.key}],
+        "status": "current",
+        "mode": "snapshot",
+        "title": "HER2-directed therapies whose FDA label covers this HER2 result "
+        "(reference information, not a treatment recommendation)",
+        "code": {
+            "coding": [
+                _coding(
+                    CS_LIST_PURPOSE, "her2-therapy-reference", "HER2-directed therapy reference"
+                )
+            ]
+        },
+        "date": _instant(now),
+        "source": DEVICE_REFERENCE,
+        "entry": entries,
+        "note": [{"text": note}] + ([{"text": selection.note}] if selection.note else []),
+    }
+    subject = _subject_reference(derived.group)
+    if subject:
+        resource["subject"] = subject
+    return _validated(FhirList, resource)
+
+
+def provenance(
+    derived: Derived, targets: list[str], now: dt.datetime, activity: str = "CREATE"
+) -> dict[str, Any]:
+    """The Provenance of one derivation (contract section 7)."""
+    entities = [
+        {"role": "derivation", "what": {"reference": ref}}
+        for ref in (_input_reference(n) for n in derived.group.used)
+        if ref
+    ]
+    entities += [
+        {"role": "removal", "what": {"reference": ref}}
+        for ref in (_input_reference(n) for n in derived.group.withdrawn)
+        if ref
+    ]
+    resource: dict[str, Any] = {
+        "resourceType": "Provenance",
+        "id": provenance_id(derived),
+        "target": [{"reference": t} for t in targets],
+        "recorded": _instant(now),
+        "activity": {"coding": [_coding(V3_DATA_OPERATION, activity)]},
+        "agent": [
+            {
+                "type": {"coding": [_coding(PROVENANCE_PARTICIPANT, "assembler", "Assembler")]},
+                "who": DEVICE_REFERENCE,
+            }
+        ],
+    }
+    if entities:
+        resource["entity"] = entities
+    return _validated(Provenance, resource)
+
+
+def device() -> dict[str, Any]:
+    """The service's Device; its version is the rule-set version (contract section 0)."""
+    return _validated(
+        Device,
+        {
+            "resourceType": "Device",
+            "id": DEVICE_ID,
+            "status": "active",
+            "manufacturer": "her2-status open-source project",
+            "deviceName": [{"name": "her2-status", "type": "user-friendly-name"}],
+            "version": [{"value": RULESET.version}],
+            "note": [{"text": f"Rule set {RULESET.id} {RULESET.version}."}],
+        },
+    )
+
+
+def collection(entries: list[tuple[str, dict[str, Any]]], now: dt.datetime) -> dict[str, Any]:
+    """A Bundle of type collection from (fullUrl, resource) pairs.
+
+    The resources were validated when built; only the envelope is checked here,
+    so that nothing is validated twice on the request path.
+    """
+    shell = _validated(
+        Bundle, {"resourceType": "Bundle", "type": "collection", "timestamp": _instant(now)}
+    )
+    shell["entry"] = [{"fullUrl": url, "resource": resource} for url, resource in entries]
+    return shell
+
+
+def _validated(model: Any, resource: dict[str, Any]) -> dict[str, Any]:
+    """Check an output against its R4B model before it leaves the layer.
+
+    A failure here is a defect of this module, never bad input, so it raises.
+    """
+    dumped: dict[str, Any] = model.model_validate(resource).model_dump(
+        mode="json", exclude_none=True
+    )
+    return dumped

@@ -1,0 +1,127 @@
+"""The stateless ``$her2-status`` derivation: read → rules → resources (contract section 8).
+
+This is the composition root shared by the HTTP API and the command line: it
+reads the request, runs the rules per specimen group (several specimens of one
+subject together, for the heterogeneity check), and builds the output Bundle.
+It writes nothing anywhere.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from service.fhir.codes import CodeMap
+from service.fhir.inbound import Reading, SpecimenGroup, read_inputs
+from service.fhir.issues import Issue, Severity, outcome_resource
+from service.fhir.outbound import (
+    Derived,
+    collection,
+    full_url,
+    provenance,
+    status_observation,
+    therapy_list,
+)
+from service.her2 import Her2Result, evaluate_series, therapies_for
+
+
+@dataclass(frozen=True)
+class Derivation:
+    """The outcome of one stateless derivation.
+
+    Attributes:
+        bundle: the collection Bundle (status Observations, Lists, Provenances and,
+            when there are issues, an OperationOutcome).
+        issues: every issue found (also in the Bundle's OperationOutcome).
+        derived: the groups that produced a status Observation.
+        usable: False when no group could be derived (the API answers 422).
+    """
+
+    bundle: dict[str, Any]
+    issues: list[Issue]
+    derived: list[Derived]
+    usable: bool
+
+    def outcome(self) -> dict[str, Any]:
+        """The OperationOutcome of the issues."""
+        return outcome_resource(self.issues)
+
+
+def _error_issue(group: SpecimenGroup, result: Her2Result) -> Issue:
+    location = result.error_location or ""
+    expression = group.field_paths.get(location) or group.field_paths.get(location.split(".")[0])
+    if expression is None and group.used:
+        expression = group.used[0].path
+    reason = result.rationale[-2].text if len(result.rationale) >= 2 else "invalid input"
+    return Issue(Severity.ERROR, "invalid", reason, expression, result.error)
+
+
+def evaluate_groups(reading: Reading) -> list[tuple[SpecimenGroup, Her2Result]]:
+    """Run the rules on every group; groups of one subject are evaluated together."""
+    by_subject: dict[str | None, list[SpecimenGroup]] = {}
+    for group in reading.groups:
+        by_subject.setdefault(group.subject, []).append(group)
+    pairs: list[tuple[SpecimenGroup, Her2Result]] = []
+    for groups in by_subject.values():
+        results = evaluate_series([g.spec for g in groups])
+        pairs.extend(zip(groups, results, strict=True))
+    return pairs
+
+
+def derive(
+    payload: object,
+    now: dt.datetime,
+    code_map: CodeMap | None = None,
+    window: dt.timedelta = dt.timedelta(days=30),
+) -> Derivation:
+    """Derive HER2 status for every specimen group of a request.
+
+    Args:
+        payload: the request body (Parameters, Bundle or Observation), parsed with
+            ``parse_float=Decimal``.
+        now: the derivation time (``issued``, ``recorded``, ``date``).
+        code_map: recognised codes, with a site's local additions.
+        window: the grouping window of contract section 3.
+
+    Returns:
+        The derivation; ``usable`` is False when nothing could be derived.
+
+    Raises:
+        EnvelopeError: when the body is not a request the operation can read.
+    """
+    reading = read_inputs(payload, code_map, window)
+    issues = list(reading.issues)
+    entries: list[tuple[str, dict[str, Any]]] = []
+    derived_all: list[Derived] = []
+    for group, result in evaluate_groups(reading):
+        if result.error is not None:
+            issues.append(_error_issue(group, result))
+            continue
+        derived = Derived(group, result, therapies_for(result))
+        derived_all.append(derived)
+        obs_url = full_url("Observation", derived.key)
+        entries.append((obs_url, status_observation(derived, now)))
+        targets = [obs_url]
+        listing = therapy_list(derived, obs_url, now)
+        if listing is not None:
+            list_url = full_url("List", derived.key)
+            entries.append((list_url, listing))
+            targets.append(list_url)
+        prov = provenance(derived, targets, now)
+        entries.append((full_url("Provenance", prov["id"]), prov))
+    if not reading.groups:
+        issues.append(
+            Issue(
+                Severity.ERROR,
+                "not-found",
+                "The request holds no usable HER2 IHC or ISH result.",
+                None,
+            )
+        )
+    if issues:
+        entries.append((full_url("OperationOutcome", str(now)), outcome_resource(issues)))
+    return Derivation(collection(entries, now), issues, derived_all, bool(derived_all))
+
+
+__all__ = ["Derivation", "derive", "evaluate_groups"]
