@@ -14,7 +14,7 @@ from typing import Any
 
 from service.fhir.codes import CodeMap
 from service.fhir.inbound import Reading, SpecimenGroup, read_inputs
-from service.fhir.issues import Issue, Severity, outcome_resource
+from service.fhir.issues import ERROR_DIAGNOSTICS, Issue, Severity, outcome_resource
 from service.fhir.outbound import (
     Derived,
     collection,
@@ -53,7 +53,8 @@ def _error_issue(group: SpecimenGroup, result: Her2Result) -> Issue:
     expression = group.field_paths.get(location) or group.field_paths.get(location.split(".")[0])
     if expression is None and group.used:
         expression = group.used[0].path
-    reason = result.rationale[-2].text if len(result.rationale) >= 2 else "invalid input"
+    assert result.error is not None
+    reason = f"{ERROR_DIAGNOSTICS[result.error]} The specimen's status was not derived."
     return Issue(Severity.ERROR, "invalid", reason, expression, result.error)
 
 

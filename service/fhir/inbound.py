@@ -222,7 +222,7 @@ class _Reader:
         withdrawn: list[Node] = []
         for order, node in enumerate(self.env.nodes):
             if node.type != "Observation":
-                if not node.valid and node.type in ("Specimen", "Condition", "DiagnosticReport"):
+                if not node.valid:
                     self._skip_malformed(node)
                 continue
             kind = self.kind_of(node)
@@ -254,6 +254,8 @@ class _Reader:
                 self.inform(f"Input with status {status}; not used.", f"{node.path}.status")
                 continue
             fact = self.fact(node, kind, order)
+            # A broken HER2 input fails its specimen closed; say exactly what is broken.
+            self.issues.extend(node.problems)
             if node.valid and status not in USABLE_FINAL | USABLE_PRELIMINARY:
                 node.problems.append(
                     Issue(
@@ -292,13 +294,16 @@ class _Reader:
             kind=kind,
             order=order,
             subject=self.subject_key(resource.get("subject"), node),
-            specimen=reference_key(resource.get("specimen")),
+            specimen=self.subject_key(resource.get("specimen"), node, "Specimen"),
             effective=effective,
             effective_text=text,
         )
 
-    def subject_key(self, reference: object, origin: Node) -> str | None:
-        target, _ = self.env.resolve(reference, origin)
+    def subject_key(
+        self, reference: object, origin: Node, expected: str | None = None
+    ) -> str | None:
+        """A stable key for a referenced subject or specimen: ``Type/id`` when known."""
+        target, _ = self.env.resolve(reference, origin, expected)
         if target is not None and target.id:
             return f"{target.type}/{target.id}"
         return reference_key(reference)
@@ -331,7 +336,9 @@ class _Reader:
                 continue
             report_key = f"DiagnosticReport/{report.id}" if report.id else report.path
             specimens = _list(report.resource.get("specimen"))
-            report_specimen = reference_key(specimens[0]) if len(specimens) == 1 else None
+            report_specimen = (
+                self.subject_key(specimens[0], report, "Specimen") if len(specimens) == 1 else None
+            )
             for result_ref in _list(report.resource.get("result")):
                 target, _ = self.env.resolve(result_ref, report, "Observation")
                 result_fact = by_node.get(id(target)) if target is not None else None
@@ -873,7 +880,8 @@ def read_inputs(
             if reader.subject_key(n.resource.get("subject"), n) == subject
             and (
                 group.specimen is None
-                or reference_key(n.resource.get("specimen")) in (None, group.specimen)
+                or reader.subject_key(n.resource.get("specimen"), n, "Specimen")
+                in (None, group.specimen)
             )
         ]
         groups.append(group)

@@ -48,6 +48,24 @@ class Issue:
     input_error: ErrorCode | None = None
 
 
+# Diagnostics for the rules' input errors: fixed texts, so that no value from the
+# request (a patient's lab result) ever appears in an error message.
+ERROR_DIAGNOSTICS: dict[ErrorCode, str] = {
+    ErrorCode.MISSING_DATA: "No IHC and no ISH result for this specimen.",
+    ErrorCode.INVALID_VOCABULARY: "A HER2 result uses a value outside its vocabulary "
+    "(IHC 0, 1+, 2+, 3+; ISH probe dual or single; ISH call amplified, not amplified, "
+    "equivocal).",
+    ErrorCode.INVALID_TYPE: "A HER2 result has a value of the wrong type or cannot be read.",
+    ErrorCode.INVALID_VALUE: "A HER2 ISH value is impossible (negative, zero, or a ratio or "
+    "CEP17 count on a single-probe assay).",
+    ErrorCode.INCOMPLETE_ISH: "The ISH result lacks values the rules need (a ratio, or the "
+    "average HER2 count).",
+    ErrorCode.INCONSISTENT_ISH_VALUES: "The reported HER2/CEP17 ratio differs from the two "
+    "averages by more than 5 %.",
+    ErrorCode.INSUFFICIENT_CELLS: "Fewer than 20 cells were counted for the ISH result.",
+}
+
+
 def outcome_resource(issues: Iterable[Issue]) -> dict[str, Any]:
     """Build a validated OperationOutcome (as JSON-ready dict) from issues.
 

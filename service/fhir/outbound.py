@@ -86,6 +86,13 @@ def _input_reference(node: Node) -> str | None:
     return node.reference(versioned=True) if node.type == "Observation" else None
 
 
+def _entity_reference(node: Node) -> str | None:
+    """What Provenance cites: the input, or its container when it is contained."""
+    while node.container is not None:
+        node = node.container
+    return node.reference(versioned=True)
+
+
 def _instant(now: dt.datetime) -> str:
     return now.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
@@ -260,16 +267,10 @@ def provenance(
     derived: Derived, targets: list[str], now: dt.datetime, activity: str = "CREATE"
 ) -> dict[str, Any]:
     """The Provenance of one derivation (contract section 7)."""
-    entities = [
-        {"role": "derivation", "what": {"reference": ref}}
-        for ref in (_input_reference(n) for n in derived.group.used)
-        if ref
-    ]
-    entities += [
-        {"role": "removal", "what": {"reference": ref}}
-        for ref in (_input_reference(n) for n in derived.group.withdrawn)
-        if ref
-    ]
+    entities: list[dict[str, Any]] = []
+    for role, nodes in (("derivation", derived.group.used), ("removal", derived.group.withdrawn)):
+        refs = dict.fromkeys(r for r in map(_entity_reference, nodes) if r)
+        entities += [{"role": role, "what": {"reference": ref}} for ref in refs]
     resource: dict[str, Any] = {
         "resourceType": "Provenance",
         "id": provenance_id(derived),
