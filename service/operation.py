@@ -23,7 +23,7 @@ from service.fhir.outbound import (
     status_observation,
     therapy_list,
 )
-from service.her2 import Her2Result, evaluate_series, therapies_for
+from service.her2 import ErrorCode, Her2Result, evaluate_series, therapies_for
 
 
 @dataclass(frozen=True)
@@ -118,6 +118,7 @@ def derive(
                 "not-found",
                 "The request holds no usable HER2 IHC or ISH result.",
                 None,
+                ErrorCode.MISSING_DATA,
             )
         )
     if issues:

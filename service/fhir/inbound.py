@@ -70,7 +70,8 @@ class Fact:
     kind: Kind
     order: int
     subject: str | None = None
-    specimen: str | None = None
+    specimen: str | None = None  # the grouping specimen: the top parent when known
+    tissue: str | None = None  # the Observation's own specimen
     report: str | None = None
     effective: dt.datetime | None = None
     effective_text: str | None = None
@@ -289,15 +290,35 @@ class _Reader:
     def fact(self, node: Node, kind: Kind, order: int) -> Fact:
         resource = node.resource
         effective, text = _effective(resource)
+        tissue = self.subject_key(resource.get("specimen"), node, "Specimen")
         return Fact(
             node=node,
             kind=kind,
             order=order,
             subject=self.subject_key(resource.get("subject"), node),
-            specimen=self.subject_key(resource.get("specimen"), node, "Specimen"),
+            specimen=self.case_specimen(resource.get("specimen"), node),
+            tissue=tissue,
             effective=effective,
             effective_text=text,
         )
+
+    def case_specimen(self, reference: object, origin: Node) -> str | None:
+        """The specimen that defines the group: the top ``Specimen.parent`` in the request.
+
+        Blocks or portions of one specimen (children of one parent) form one group,
+        so that the rules can see that an IHC was not done on the ISH tissue.
+        """
+        key = self.subject_key(reference, origin, "Specimen")
+        node, _ = self.env.resolve(reference, origin, "Specimen")
+        seen: set[int] = set()
+        while node is not None and node.valid and id(node) not in seen:
+            seen.add(id(node))
+            parents = _list(node.resource.get("parent"))
+            if len(parents) != 1:
+                break
+            key = self.subject_key(parents[0], node, "Specimen") or key
+            node, _ = self.env.resolve(parents[0], node, "Specimen")
+        return key
 
     def subject_key(
         self, reference: object, origin: Node, expected: str | None = None
@@ -347,11 +368,13 @@ class _Reader:
                 for part in (result_fact, *result_fact.members):
                     part.report = part.report or report_key
                     part.specimen = part.specimen or report_specimen
+                    part.tissue = part.tissue or report_specimen
                     if part.subject is None:
                         part.subject = self.subject_key(report.resource.get("subject"), report)
         for fact in facts:
             for member in fact.members:
                 member.specimen = member.specimen or fact.specimen
+                member.tissue = member.tissue or fact.tissue
                 member.report = member.report or fact.report
                 member.subject = member.subject or fact.subject
         return [f for f in facts if id(f.node) not in consumed]
@@ -797,8 +820,16 @@ def _assemble(reader: _Reader, subject: str | None, key: str, facts: list[Fact])
     all_failed = (
         (ihc.failed or bool(failed_ish)) and not ihc_present and not any(ish_inputs.values())
     )
+    ihc_tissue = ihc_fact.tissue if ihc_fact is not None else None
+    ish_tissues = {
+        f.tissue for p in chosen.values() if p is not None for f in p.sources if f.tissue
+    }
+    # IHC on another block or portion than the ISH (contract section 3, README).
+    same_tissue = ihc_tissue is None or not ish_tissues or ish_tissues == {ihc_tissue}
+    if not same_tissue:
+        notes.append("The IHC was done on a different specimen than the ISH.")
     site, basis = resolve_site(reader, facts)
-    specimens = {f.specimen for f in facts}
+    specimens = {p.tissue for f in facts for p in (f, *f.members)}
     used_unique = list({id(n): n for n in used}.values())
     times = [f for f in facts if f.effective is not None]
     latest = max(times, key=lambda f: f.sort_key).effective_text if times else None
@@ -808,6 +839,7 @@ def _assemble(reader: _Reader, subject: str | None, key: str, facts: list[Fact])
         ihc0_ultralow_assessed=ihc.assessed,
         ihc_call=ihc.call,
         ihc_final=final,
+        ihc_same_specimen=same_tissue,
         ish=ish_inputs.get(False),
         ish_recount=ish_inputs.get(True),
         assay_failed=all_failed,
