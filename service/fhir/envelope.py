@@ -282,7 +282,7 @@ def read_envelope(payload: object) -> Envelope:
                         where,
                     )
                 )
-    elif rtype in ("Bundle", *_MODELS):
+    elif rtype in ("Bundle", "Observation", "DiagnosticReport"):
         _collect(payload, rtype, None, nodes)
     else:
         raise EnvelopeError(
@@ -290,7 +290,8 @@ def read_envelope(payload: object) -> Envelope:
                 Issue(
                     Severity.ERROR,
                     "not-supported",
-                    "The operation takes a Parameters, a Bundle or an Observation.",
+                    "The operation takes a Parameters, a Bundle, an Observation or a "
+                    "DiagnosticReport.",
                     rtype,
                 )
             ]
