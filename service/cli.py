@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import sys
 from collections.abc import Sequence
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
 
+from service.fhir import jsonio
 from service.fhir.codes import CodeMap, CodeMapError
 from service.fhir.envelope import EnvelopeError
 from service.fhir.issues import Issue, Severity, outcome_resource
@@ -30,14 +29,12 @@ EXIT_NOTHING_DERIVED = 2
 
 def dump(resource: dict[str, Any], out: TextIO) -> None:
     """Write a resource as FHIR JSON, one document per call."""
-    # Outputs hold no decimals (codes, booleans, integers, text), so plain json suffices.
-    json.dump(resource, out, ensure_ascii=False, indent=2)
-    out.write("\n")
+    out.write(jsonio.dumps(resource, indent=2) + "\n")
 
 
 def _read(source: str) -> object:
     text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
-    return json.loads(text, parse_float=Decimal)
+    return jsonio.loads(text)
 
 
 def _derive_command(args: argparse.Namespace, out: TextIO) -> int:

@@ -1,0 +1,115 @@
+"""fhir_profiles/: up to date with the code, parseable, and covering every emitted code."""
+
+from __future__ import annotations
+
+import importlib
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from service.fhir import jsonio
+from service.fhir.build_profiles import PROFILES, expected_files
+from service.fhir.codes import CANONICAL
+from service.fhir.profiles import all_resources, code_systems, operation_definition
+from service.her2 import ErrorCode, NextStep, load_catalog
+
+FILES = expected_files()
+GOLDEN = sorted((Path(__file__).resolve().parents[1] / "fixtures" / "expected").glob("*.json"))
+
+
+@pytest.mark.parametrize("name", sorted(FILES))
+def test_profile_file_is_up_to_date(name: str) -> None:
+    path = PROFILES / name
+    assert path.is_file(), f"run scripts/build-profiles: {name} missing"
+    assert path.read_text(encoding="utf-8") == FILES[name], f"run scripts/build-profiles: {name}"
+
+
+def test_no_stray_files() -> None:
+    on_disk = {str(p.relative_to(PROFILES)) for p in PROFILES.rglob("*.json")}
+    assert on_disk == set(FILES)
+
+
+@pytest.mark.parametrize("name", sorted(FILES))
+def test_every_resource_parses_with_r4b(name: str) -> None:
+    resource = jsonio.loads(FILES[name])
+    rtype = resource["resourceType"]
+    module = importlib.import_module(f"fhir.resources.R4B.{rtype.lower()}")
+    getattr(module, rtype).model_validate(resource)
+
+
+def _concepts(url_suffix: str) -> set[str]:
+    system = next(cs for cs in code_systems() if cs["url"].endswith(url_suffix))
+    return {c["code"] for c in system["concept"]}
+
+
+def test_code_systems_cover_the_rules_vocabularies() -> None:
+    assert _concepts("/her2-next-step") == {s.value for s in NextStep}
+    assert _concepts("/her2-input-error") == {e.value for e in ErrorCode}
+    assert _concepts("/her2-therapy-class") == set(load_catalog().classes)
+
+
+def _codings(node: Any) -> list[dict[str, Any]]:
+    found = []
+    if isinstance(node, dict):
+        if "system" in node and "code" in node:
+            found.append(node)
+        for value in node.values():
+            found += _codings(value)
+    elif isinstance(node, list):
+        for value in node:
+            found += _codings(value)
+    return found
+
+
+def test_every_project_code_in_the_outputs_is_defined() -> None:
+    defined = {(cs["url"], c["code"]) for cs in code_systems() for c in cs["concept"]}
+    used = set()
+    for path in GOLDEN:
+        for coding in _codings(json.loads(path.read_text())):
+            if coding["system"].startswith(f"{CANONICAL}/CodeSystem/"):
+                used.add((coding["system"], coding["code"]))
+    assert used
+    assert used <= defined
+
+
+def test_profiles_reference_only_defined_value_sets() -> None:
+    resources = all_resources()
+    value_sets = {r["url"] for r in resources.values() if r["resourceType"] == "ValueSet"}
+    bound = {c["valueSet"] for r in resources.values() for c in _bindings(r)}
+    assert bound <= value_sets
+
+
+def _bindings(node: Any) -> list[dict[str, Any]]:
+    found = []
+    if isinstance(node, dict):
+        if "valueSet" in node and "strength" in node:
+            found.append(node)
+        for value in node.values():
+            found += _bindings(value)
+    elif isinstance(node, list):
+        for value in node:
+            found += _bindings(value)
+    return found
+
+
+def test_operation_definition_parameters() -> None:
+    params = {(p["name"], p["use"]) for p in operation_definition()["parameter"]}
+    assert params == {
+        ("observation", "in"),
+        ("bundle", "in"),
+        ("tumorSite", "in"),
+        ("persist", "in"),
+        ("return", "out"),
+    }
+
+
+def test_one_example_per_profile() -> None:
+    profiles = {
+        r["url"]
+        for r in all_resources().values()
+        if r["resourceType"] == "StructureDefinition" and r["type"] != "Extension"
+    }
+    examples = [jsonio.loads(v) for k, v in FILES.items() if k.startswith("examples/")]
+    assert {e["meta"]["profile"][0] for e in examples} == profiles
