@@ -1,0 +1,67 @@
+"""Outbound resources: deterministic ids, the Device, empty therapy lists."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+from typing import Any
+
+from fhir.resources.R4B.device import Device
+
+from service.fhir import jsonio
+from service.fhir.outbound import device, full_url
+from service.her2 import RULESET
+from service.operation import derive
+from tests.unit.test_golden_fhir import FIXTURES
+
+NOW = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
+LATER = dt.datetime(2026, 11, 26, 8, 30, tzinfo=dt.UTC)
+
+
+def _payload() -> dict[str, Any]:
+    loaded: dict[str, Any] = jsonio.loads(
+        (FIXTURES / "inputs" / "breast-ihc2-dual-separate.json").read_text()
+    )
+    return loaded
+
+
+def _provenance_ids(payload: dict[str, Any], now: dt.datetime = NOW) -> list[str]:
+    bundle = derive(payload, now).bundle
+    return [
+        e["resource"]["id"]
+        for e in bundle["entry"]
+        if e["resource"]["resourceType"] == "Provenance"
+    ]
+
+
+def test_provenance_id_is_stable_across_retries_and_time() -> None:
+    assert _provenance_ids(_payload()) == _provenance_ids(_payload(), LATER)
+
+
+def test_provenance_id_changes_with_an_input_version() -> None:
+    amended = copy.deepcopy(_payload())
+    amended["entry"][3]["resource"]["meta"]["versionId"] = "3"
+    assert _provenance_ids(amended) != _provenance_ids(_payload())
+
+
+def test_identifiers_and_full_urls_do_not_depend_on_time() -> None:
+    first, second = derive(_payload(), NOW).bundle, derive(_payload(), LATER).bundle
+    assert [e["fullUrl"] for e in first["entry"][:3]] == [e["fullUrl"] for e in second["entry"][:3]]
+
+
+def test_full_url_is_a_uuid_per_kind_and_key() -> None:
+    assert full_url("Observation", "k") != full_url("List", "k")
+    assert full_url("Observation", "k") == full_url("Observation", "k")
+
+
+def test_device_carries_the_rule_set_version() -> None:
+    resource = device()
+    Device.model_validate(resource)
+    assert resource["id"] == "her2-status-service"
+    assert resource["version"] == [{"value": RULESET.version}]
+
+
+def test_no_list_when_no_agent_applies() -> None:
+    payload = jsonio.loads((FIXTURES / "inputs" / "unknown-site.json").read_text())
+    types = [e["resource"]["resourceType"] for e in derive(payload, NOW).bundle["entry"]]
+    assert types == ["Observation", "Provenance"]
