@@ -195,6 +195,12 @@ def _check(node: Node) -> None:
         return
     try:
         model.model_validate(node.resource)
+    except (KeyError, TypeError, AttributeError, IndexError):
+        # fhir.resources itself crashes on some hostile shapes instead of raising a
+        # ValidationError (found by tests/unit/test_reader_fuzz.py): still just invalid.
+        node.problems.append(
+            Issue(Severity.ERROR, "structure", f"{node.type} is not valid FHIR R4.", node.path)
+        )
     except ValidationError as exc:
         for error in exc.errors(include_input=False, include_url=False):
             node.problems.append(

@@ -240,7 +240,8 @@ class _Reader:
                     f"{node.path}.code",
                 )
                 continue
-            status = node.resource.get("status")
+            raw_status = node.resource.get("status")
+            status = raw_status if isinstance(raw_status, str) else ""
             if kind is Kind.INTERPRETATION:
                 if self._is_own_output(node):
                     self.inform("The service's own earlier result; skipped.", node.path)
