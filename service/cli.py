@@ -67,6 +67,42 @@ def _derive_command(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+def _serve_command(args: argparse.Namespace) -> int:
+    # Imported here: `derive` must not pay for Flask and gunicorn.
+    from gunicorn.app.base import BaseApplication  # noqa: PLC0415
+
+    from service.api import create_app  # noqa: PLC0415
+    from service.settings import Settings, SettingsError  # noqa: PLC0415
+
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"her2-status: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+    class _Server(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            options = {
+                "bind": f"{args.host}:{args.port}",
+                "workers": args.workers,
+                "threads": args.threads,
+                "worker_class": "gthread",
+                "timeout": int(settings.read_timeout * 4) + 30,
+                "graceful_timeout": 20,
+                "keepalive": 5,
+                "accesslog": None,  # the app logs one JSON line per request
+                "control_socket_disable": True,  # gunicorn 27 would want a socket in $HOME
+            }
+            for name, value in options.items():
+                self.cfg.set(name, value)
+
+        def load(self) -> object:
+            return create_app(settings)
+
+    _Server().run()
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``her2-status`` argument parser."""
     parser = argparse.ArgumentParser(
@@ -90,6 +126,18 @@ def build_parser() -> argparse.ArgumentParser:
         default=30,
         help="grouping window for inputs without a specimen or report (default 30)",
     )
+    serve_parser = commands.add_parser(
+        "serve",
+        help="serve the HTTP API with gunicorn",
+        description="Serve $her2-status, metadata and health endpoints (settings from HER2_* "
+        "environment variables; see the README).",
+    )
+    serve_parser.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
+    serve_parser.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+    serve_parser.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
+    serve_parser.add_argument(
+        "--threads", type=int, default=4, help="threads per worker (default 4)"
+    )
     return parser
 
 
@@ -97,6 +145,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     """Entry point of the ``her2-status`` command."""
     args = build_parser().parse_args(argv)
     stream = out or sys.stdout
+    if args.command == "serve":
+        return _serve_command(args)
     if args.command == "derive":
         try:
             return _derive_command(args, stream)

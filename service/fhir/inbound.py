@@ -621,7 +621,7 @@ def _add_ish_fact(parts: _IshParts, fact: Fact, reader: _Reader) -> None:
             parts,
             _FIELD_OF[fact.kind],
             read_number(resource, fact.kind, node.path, reader.issues),
-            node.path,
+            _value_path(resource, node.path),
         )
     elif fact.kind is Kind.ISH:
         _read_ish_call(parts, node, reader.issues)
@@ -633,11 +633,21 @@ def _add_ish_fact(parts: _IshParts, fact: Fact, reader: _Reader) -> None:
         kind = next(iter(kinds)) if len(kinds) == 1 else None
         if kind in ISH_VALUE_KINDS:
             assert kind is not None
-            _set(parts, _FIELD_OF[kind], read_number(component, kind, cpath, reader.issues), cpath)
+            _set(
+                parts,
+                _FIELD_OF[kind],
+                read_number(component, kind, cpath, reader.issues),
+                _value_path(component, cpath),
+            )
         elif kind is Kind.ISH:
             _read_ish_call(parts, Node(component, cpath), reader.issues)
     for member in fact.members:
         _add_ish_fact(parts, member, reader)
+
+
+def _value_path(holder: dict[str, Any], path: str) -> str:
+    key = _value_key(holder)
+    return f"{path}.{key}" if key else path
 
 
 def _set(parts: _IshParts, slot: str, value: object, path: str) -> None:

@@ -1,0 +1,128 @@
+"""The endpoints (contract section 8)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request
+from werkzeug.exceptions import UnsupportedMediaType
+
+from service.api.context import Context
+from service.api.errors import ApiError
+from service.api.logs import note
+from service.api.responses import ACCEPTED_TYPES, fhir_response
+from service.clients.errors import FhirClientError
+from service.fhir import jsonio
+from service.fhir.envelope import EnvelopeError
+from service.fhir.issues import Issue, Severity
+from service.fhir.profiles import capability_statement, operation_definition
+from service.operation import derive
+
+_RESOURCE_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
+
+
+def _context() -> Context:
+    context: Context = current_app.extensions["her2"]
+    return context
+
+
+def read_body() -> Any:
+    """The request body as FHIR JSON (exact decimals); 415/413/400 otherwise."""
+    if request.mimetype not in ACCEPTED_TYPES:
+        raise UnsupportedMediaType()
+    data = request.get_data(cache=False)  # over MAX_CONTENT_LENGTH: 413
+    try:
+        return jsonio.loads(data)
+    except (ValueError, RecursionError):
+        # UnicodeDecodeError is a ValueError too.
+        raise ApiError.simple(400, "structure", "The body is not valid JSON.") from None
+
+
+def blueprint(base_path: str) -> Blueprint:
+    """The FHIR endpoints under ``base_path`` and the health endpoints at the root."""
+    bp = Blueprint("her2", __name__)
+
+    @bp.post(f"{base_path}/$her2-status")
+    def stateless() -> Response:
+        context = _context()
+        payload = read_body()
+        try:
+            derivation = derive(
+                payload, context.now(), context.settings.code_map, context.settings.grouping_window
+            )
+        except EnvelopeError as exc:
+            raise ApiError(400, exc.issues) from None
+        note(groups=len(derivation.derived), issues=len(derivation.issues))
+        if not derivation.usable:
+            raise ApiError(422, derivation.issues)
+        return fhir_response(derivation.bundle)
+
+    @bp.post(f"{base_path}/Patient/<patient_id>/$her2-status")
+    def patient(patient_id: str) -> Response:
+        context = _context()
+        if not _RESOURCE_ID.fullmatch(patient_id):
+            raise ApiError.simple(400, "value", "The patient id is not a valid FHIR id.")
+        if context.writer is None:
+            raise ApiError.simple(
+                400,
+                "not-supported",
+                "No FHIR server is configured; use the system-level $her2-status.",
+            )
+        persist = _persist_parameter(read_body_if_any(), context.settings.persist_default)
+        note(patient=patient_id, persist=persist)
+        outcome = context.writer.run(patient_id, persist, context.now())
+        note(groups=outcome.groups, written=outcome.written)
+        if not outcome.usable:
+            raise ApiError(422, outcome.issues)
+        return fhir_response(outcome.bundle)
+
+    @bp.get(f"{base_path}/metadata")
+    def metadata() -> Response:
+        return fhir_response(capability_statement(request.host_url.rstrip("/") + base_path))
+
+    @bp.get(f"{base_path}/OperationDefinition/her2-status")
+    def op_definition() -> Response:
+        return fhir_response(operation_definition())
+
+    @bp.get("/healthz")
+    def healthz() -> Response:
+        return jsonify(status="ok")
+
+    @bp.get("/readyz")
+    def readyz() -> Response | tuple[Response, int]:
+        context = _context()
+        if context.client is None:
+            return jsonify(status="ready", fhir_server="not configured")
+        try:
+            context.client.capabilities()
+        except FhirClientError as exc:
+            note(upstream=type(exc).__name__)
+            return jsonify(status="not ready", fhir_server="unreachable"), 503
+        return jsonify(status="ready", fhir_server="reachable")
+
+    return bp
+
+
+def read_body_if_any() -> Any:
+    """The body of an operation whose parameters are all optional."""
+    if not request.content_length and not request.data:
+        return None
+    return read_body()
+
+
+def _persist_parameter(body: Any, default: bool) -> bool:
+    if body is None:
+        return default
+    if not isinstance(body, dict) or body.get("resourceType") != "Parameters":
+        raise ApiError.simple(400, "structure", "The body must be a Parameters resource.")
+    for param in body.get("parameter", []) if isinstance(body.get("parameter"), list) else []:
+        if isinstance(param, dict) and param.get("name") == "persist":
+            value = param.get("valueBoolean")
+            if not isinstance(value, bool):
+                raise ApiError(
+                    400,
+                    [Issue(Severity.ERROR, "value", "persist must be a boolean.", "persist")],
+                )
+            return value
+    return default

@@ -1,0 +1,1 @@
+"""Clients of other systems: the EHR's FHIR server."""

@@ -1,0 +1,136 @@
+"""The FHIR client's exceptions, and the one place that maps HTTP statuses to them.
+
+::
+
+    FhirClientError                 anything that went wrong talking to the FHIR server
+    ├── FhirServerUnavailable       could not connect, or 429/503 after retries (API: 503)
+    ├── FhirTimeout                 connect/read timeout after retries, or 504 (API: 504)
+    ├── FhirServerError             5xx, or an answer that is not FHIR JSON (API: 502)
+    ├── FhirForeignLink             a next link to another origin: not followed (API: 502)
+    └── FhirRequestRejected         4xx: the server refused our request (API: 502)
+        ├── FhirNotFound            404 / 410
+        └── FhirPreconditionFailed  412: the version read is no longer current
+            └── FhirTooManyMatches  412: a conditional write matched several resources (API: 409)
+
+Every exception carries ``public_message`` (safe to return: names no patient
+data) and ``upstream_issues`` (the server's OperationOutcome issues, if any).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from service.fhir.issues import Issue, Severity
+
+_MULTIPLE = re.compile(r"match(?:ed|es)?\s+(?:\d+|multiple)\s+resources|multiple\s+matches", re.I)
+
+
+class FhirClientError(Exception):
+    """Base of the client's exceptions."""
+
+    public_message = "The FHIR server could not be used."
+
+    def __init__(
+        self,
+        detail: str = "",
+        status: int | None = None,
+        upstream_issues: list[Issue] | None = None,
+        retry_after: str | None = None,
+    ) -> None:
+        super().__init__(detail or self.public_message)
+        self.status = status
+        self.upstream_issues = upstream_issues or []
+        self.retry_after = retry_after
+
+
+class FhirServerUnavailable(FhirClientError):
+    """The server could not be reached, or asked us to come back later."""
+
+    public_message = "The FHIR server is unavailable; try again later."
+
+
+class FhirTimeout(FhirClientError):
+    """The server did not answer in time."""
+
+    public_message = "The FHIR server did not answer in time."
+
+
+class FhirServerError(FhirClientError):
+    """The server failed (5xx) or answered something that is not FHIR JSON."""
+
+    public_message = "The FHIR server failed to process the request."
+
+
+class FhirForeignLink(FhirClientError):
+    """A paging link pointed to another origin; it was not followed."""
+
+    public_message = "The FHIR server returned a paging link to another host; not followed."
+
+
+class FhirRequestRejected(FhirClientError):
+    """The server rejected the request (4xx)."""
+
+    public_message = "The FHIR server rejected the request."
+
+
+class FhirNotFound(FhirRequestRejected):
+    """The resource does not exist (404/410)."""
+
+    public_message = "A resource was not found on the FHIR server."
+
+
+class FhirPreconditionFailed(FhirRequestRejected):
+    """A conditional or versioned write no longer matches (412)."""
+
+    public_message = "The resource changed on the FHIR server while it was being updated."
+
+
+class FhirTooManyMatches(FhirPreconditionFailed):
+    """A conditional write matched several resources (412); never retried."""
+
+    public_message = (
+        "A conditional write matched several resources on the FHIR server; the duplicates "
+        "must be resolved there first."
+    )
+
+
+def upstream_issues(body: Any) -> list[Issue]:
+    """The issues of an OperationOutcome body (or nothing)."""
+    if not isinstance(body, dict) or body.get("resourceType") != "OperationOutcome":
+        return []
+    issues = []
+    for raw in body.get("issue", []) if isinstance(body.get("issue"), list) else []:
+        if not isinstance(raw, dict):
+            continue
+        severity = raw.get("severity")
+        issues.append(
+            Issue(
+                Severity(severity) if severity in {s.value for s in Severity} else Severity.ERROR,
+                str(raw.get("code") or "exception"),
+                "FHIR server: " + str(raw.get("diagnostics") or "no diagnostics"),
+            )
+        )
+    return issues
+
+
+def error_for(status: int, body: Any, retry_after: str | None = None) -> FhirClientError | None:
+    """The exception for an HTTP status (None for success)."""
+    if status < 400:
+        return None
+    issues = upstream_issues(body)
+    args = (f"HTTP {status}", status, issues, retry_after)
+    if status in (404, 410):
+        return FhirNotFound(*args)
+    if status == 412:
+        text = " ".join(i.diagnostics for i in issues)
+        return (
+            FhirTooManyMatches(*args) if _MULTIPLE.search(text) else FhirPreconditionFailed(*args)
+        )
+    if status in (429, 503):
+        return FhirServerUnavailable(*args)
+    if status == 504:
+        return FhirTimeout(*args)
+    if status >= 500:
+        return FhirServerError(*args)
+    return FhirRequestRejected(*args)

@@ -1,0 +1,199 @@
+"""A small FHIR REST client on ``requests`` (search with paging, read, transaction).
+
+- Explicit connect and read timeouts on every call.
+- Bounded retries with backoff for idempotent requests (GET, PUT) on connection
+  errors and 429/502/503/504, honouring Retry-After (urllib3's ``Retry``).  A
+  Retry-After longer than ``MAX_RETRY_AFTER`` is not slept through: the caller
+  gets ``FhirServerUnavailable`` with that delay.  POST (the transaction) is
+  never retried by the transport.
+- ``link[next]`` is followed verbatim, and only to the configured origin.
+- A bearer token is attached only to requests for the configured origin.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ReadTimeoutError
+from urllib3.util.retry import Retry
+
+from service.clients.errors import (
+    FhirClientError,
+    FhirForeignLink,
+    FhirServerError,
+    FhirServerUnavailable,
+    FhirTimeout,
+    error_for,
+)
+from service.fhir import jsonio
+
+MAX_RETRY_AFTER = 10.0
+FHIR_JSON = "application/fhir+json"
+
+
+class _RetryAfterTooLong(Exception):
+    def __init__(self, seconds: float) -> None:
+        super().__init__(seconds)
+        self.seconds = seconds
+
+
+class _BoundedRetry(Retry):
+    """urllib3 Retry that refuses to sleep through a long Retry-After."""
+
+    def sleep_for_retry(self, response: Any = None) -> bool:
+        retry_after = self.get_retry_after(response) if response is not None else None
+        if retry_after is not None and retry_after > MAX_RETRY_AFTER:
+            raise _RetryAfterTooLong(retry_after)
+        return bool(super().sleep_for_retry(response))
+
+
+def _origin(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return parts.scheme.lower(), parts.netloc.lower()
+
+
+class _BearerForOrigin(requests.auth.AuthBase):
+    """Bearer auth that never leaves the configured origin."""
+
+    def __init__(self, origin: tuple[str, str], token: str) -> None:
+        self.origin = origin
+        self.token = token
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        if request.url and _origin(request.url) == self.origin:
+            request.headers["Authorization"] = f"Bearer {self.token}"
+        else:
+            request.headers.pop("Authorization", None)
+        return request
+
+
+class FhirClient:
+    """The EHR's FHIR server."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str | None = None,
+        connect_timeout: float = 3.05,
+        read_timeout: float = 30.0,
+        retries: int = 2,
+        page_size: int = 100,
+        session: requests.Session | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.origin = _origin(self.base_url)
+        self.timeout = (connect_timeout, read_timeout)
+        self.page_size = page_size
+        self.session = session or requests.Session()
+        retry = _BoundedRetry(
+            total=retries,
+            connect=retries,
+            read=retries,
+            status=retries,
+            backoff_factor=0.2,
+            status_forcelist=(429, 502, 503, 504),
+            allowed_methods=frozenset({"GET", "PUT", "HEAD"}),
+            respect_retry_after_header=True,
+            raise_on_status=False,
+        )
+        adapter = HTTPAdapter(max_retries=retry)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        self.session.headers.update({"Accept": FHIR_JSON})
+        self.session.auth = _BearerForOrigin(self.origin, token) if token else None
+        self.session.max_redirects = 0  # a redirect could leave the configured origin
+
+    def _request(self, method: str, url: str, **kwargs: Any) -> Any:
+        if _origin(url) != self.origin:
+            raise FhirForeignLink(f"refused: {method} to another origin")
+        try:
+            response = self.session.request(method, url, timeout=self.timeout, **kwargs)
+        except _RetryAfterTooLong as exc:
+            raise FhirServerUnavailable(
+                "long Retry-After", 503, None, str(int(exc.seconds))
+            ) from None
+        except requests.Timeout:
+            raise FhirTimeout("timeout") from None
+        except requests.ConnectionError as exc:
+            # requests reports a read timeout that exhausted the retries as a
+            # ConnectionError wrapping urllib3's MaxRetryError(ReadTimeoutError).
+            reason = getattr(exc.args[0] if exc.args else None, "reason", None)
+            if isinstance(reason, ReadTimeoutError):
+                raise FhirTimeout("timeout") from None
+            raise FhirServerUnavailable("connection failed") from None
+        except requests.RequestException:
+            raise FhirServerError("request failed") from None
+        body: Any = None
+        if response.content:
+            try:
+                body = jsonio.loads(response.content)
+            except ValueError:
+                body = None
+        problem = error_for(response.status_code, body, response.headers.get("Retry-After"))
+        if problem is not None:
+            raise problem
+        if not isinstance(body, dict) and method != "DELETE":
+            raise FhirServerError("the answer is not FHIR JSON", response.status_code)
+        return body
+
+    def url(self, path: str) -> str:
+        """An absolute URL on the server."""
+        return f"{self.base_url}/{path.lstrip('/')}"
+
+    def capabilities(self) -> dict[str, Any]:
+        """GET [base]/metadata."""
+        result: dict[str, Any] = self._request("GET", self.url("metadata"))
+        return result
+
+    def read(self, reference: str) -> dict[str, Any]:
+        """GET [base]/Type/id (a relative reference)."""
+        result: dict[str, Any] = self._request("GET", self.url(reference))
+        return result
+
+    def search_pages(
+        self, resource_type: str, params: Mapping[str, str]
+    ) -> Iterator[dict[str, Any]]:
+        """Every page (searchset Bundle) of a search, following ``link[next]`` verbatim."""
+        query = {"_count": str(self.page_size), **params}
+        page: dict[str, Any] = self._request("GET", self.url(resource_type), params=query)
+        seen: set[str] = set()
+        while True:
+            yield page
+            links: list[Any] = page.get("link") or []
+            if not isinstance(links, list):
+                links = []
+            following = [
+                link.get("url")
+                for link in links
+                if isinstance(link, dict) and link.get("relation") == "next"
+            ]
+            if not following or not isinstance(following[0], str) or following[0] in seen:
+                return
+            seen.add(following[0])
+            page = self._request("GET", following[0])
+
+    def search(self, resource_type: str, params: Mapping[str, str]) -> Iterator[dict[str, Any]]:
+        """Every matching resource of a search (entries with search.mode ``match``)."""
+        for page in self.search_pages(resource_type, params):
+            for entry in page.get("entry", []) if isinstance(page.get("entry"), list) else []:
+                resource = entry.get("resource") if isinstance(entry, dict) else None
+                mode = (entry.get("search") or {}).get("mode", "match")
+                if isinstance(resource, dict) and mode == "match":
+                    yield resource
+
+    def transaction(self, bundle: dict[str, Any]) -> dict[str, Any]:
+        """POST a transaction Bundle to [base]; all of it is applied, or none."""
+        result: dict[str, Any] = self._request(
+            "POST",
+            self.base_url,
+            data=jsonio.dumps(bundle).encode("utf-8"),
+            headers={"Content-Type": FHIR_JSON},
+        )
+        return result
+
+
+__all__ = ["FhirClient", "FhirClientError"]
