@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -134,9 +135,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve_parser.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
     serve_parser.add_argument("--port", type=int, default=8080, help="port (default 8080)")
-    serve_parser.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
     serve_parser.add_argument(
-        "--threads", type=int, default=4, help="threads per worker (default 4)"
+        "--workers",
+        type=int,
+        default=int(os.environ.get("HER2_WORKERS", "2")),
+        help="worker processes (default: HER2_WORKERS, else 2)",
+    )
+    serve_parser.add_argument(
+        "--threads",
+        type=int,
+        default=int(os.environ.get("HER2_THREADS", "4")),
+        help="threads per worker (default: HER2_THREADS, else 4)",
     )
     return parser
 
