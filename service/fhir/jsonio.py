@@ -23,19 +23,16 @@ def loads(text: str | bytes) -> Any:
     return json.loads(text, parse_float=Decimal)
 
 
-def _encode_decimals(value: Any) -> Any:
+def _placeholder(value: object) -> str:
+    # json's C encoder calls this only for types it cannot write itself.
     if isinstance(value, Decimal):
         if not value.is_finite():
             raise ValueError("a FHIR decimal must be finite")
         return f"{_TOKEN}{value}"
-    if isinstance(value, dict):
-        return {k: _encode_decimals(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_encode_decimals(v) for v in value]
-    return value
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
 def dumps(value: Any, indent: int | None = None) -> str:
     """Serialise FHIR JSON, writing every ``Decimal`` as its exact digits."""
-    text = json.dumps(_encode_decimals(value), ensure_ascii=False, indent=indent)
-    return _PLACEHOLDER.sub(lambda m: m.group(1), text)
+    text = json.dumps(value, ensure_ascii=False, indent=indent, default=_placeholder)
+    return _PLACEHOLDER.sub(lambda m: m.group(1), text) if _TOKEN in text else text

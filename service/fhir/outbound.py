@@ -11,11 +11,13 @@ import datetime as dt
 import hashlib
 import uuid
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, Final
 
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.device import Device
 from fhir.resources.R4B.list import List as FhirList
+from fhir.resources.R4B.medication import Medication
 from fhir.resources.R4B.observation import Observation
 from fhir.resources.R4B.provenance import Provenance
 
@@ -205,33 +207,8 @@ def therapy_list(derived: Derived, observation_url: str, now: dt.datetime) -> di
     selection = derived.therapies
     if not selection.listings:
         return None
-    systems = load_catalog().code_systems
-    contained = []
-    entries = []
-    for listing in selection.listings:
-        agent = listing.agent
-        codings = [{"system": systems["rxnorm"], "code": agent.rxnorm}]
-        if agent.atc:
-            codings.append({"system": systems["atc"], "code": agent.atc})
-        if agent.ncit:
-            codings.append({"system": systems["ncit"], "code": agent.ncit})
-        contained.append(
-            {
-                "resourceType": "Medication",
-                "id": f"med-{agent.id}",
-                "extension": [{"url": EXT_LABELLED_SETTING, "valueString": listing.setting}],
-                "code": {"coding": codings, "text": agent.name},
-            }
-        )
-        therapy_class = agent.therapy_class
-        entries.append(
-            {
-                "flag": {
-                    "coding": [_coding(CS_THERAPY_CLASS, therapy_class.code, therapy_class.display)]
-                },
-                "item": {"reference": f"#med-{agent.id}", "display": agent.name},
-            }
-        )
+    contained = [_medication(item.agent.id, item.setting) for item in selection.listings]
+    entries = list(_list_entries(selection.category))
     note = (
         f"Belongs to the HER2 status Observation {SID_STATUS}|{derived.key} "
         f"({observation_url}). {selection.disclaimer} Catalog {selection.catalog_id} "
@@ -260,7 +237,10 @@ def therapy_list(derived: Derived, observation_url: str, now: dt.datetime) -> di
     subject = _subject_reference(derived.group)
     if subject:
         resource["subject"] = subject
-    return _validated(FhirList, resource)
+    # The contained Medications and the entries depend on the catalog category only and
+    # were validated when cached; the rest of the List is validated on every request.
+    _validated(FhirList, {**resource, "contained": [], "entry": []})
+    return resource
 
 
 def provenance(
@@ -321,9 +301,51 @@ def collection(entries: list[tuple[str, dict[str, Any]]], now: dt.datetime) -> d
 def _validated(model: Any, resource: dict[str, Any]) -> dict[str, Any]:
     """Check an output against its R4B model before it leaves the layer.
 
-    A failure here is a defect of this module, never bad input, so it raises.
+    The dict built here is already FHIR JSON, so it is returned as built: a
+    ``model_dump`` would cost more than the validation itself.  A failure is a
+    defect of this module, never bad input, so it raises.
     """
-    dumped: dict[str, Any] = model.model_validate(resource).model_dump(
-        mode="json", exclude_none=True
+    model.model_validate(resource)
+    return resource
+
+
+@cache
+def _list_entries(category: str) -> tuple[dict[str, Any], ...]:
+    """A category's List entries (class flag + contained Medication), validated once."""
+    listings, _ = load_catalog().categories[category]
+    entries = []
+    for listing in listings:
+        agent = listing.agent
+        therapy_class = agent.therapy_class
+        entries.append(
+            {
+                "flag": {
+                    "coding": [_coding(CS_THERAPY_CLASS, therapy_class.code, therapy_class.display)]
+                },
+                "item": {"reference": f"#med-{agent.id}", "display": agent.name},
+            }
+        )
+    shell = {"resourceType": "List", "status": "current", "mode": "snapshot", "entry": entries}
+    _validated(FhirList, shell)
+    return tuple(entries)
+
+
+@cache
+def _medication(agent_id: str, setting: str) -> dict[str, Any]:
+    """A contained Medication, validated once per process (catalog data is static)."""
+    agent = load_catalog().agents[agent_id]
+    systems = load_catalog().code_systems
+    codings = [{"system": systems["rxnorm"], "code": agent.rxnorm}]
+    if agent.atc:
+        codings.append({"system": systems["atc"], "code": agent.atc})
+    if agent.ncit:
+        codings.append({"system": systems["ncit"], "code": agent.ncit})
+    return _validated(
+        Medication,
+        {
+            "resourceType": "Medication",
+            "id": f"med-{agent.id}",
+            "extension": [{"url": EXT_LABELLED_SETTING, "valueString": setting}],
+            "code": {"coding": codings, "text": agent.name},
+        },
     )
-    return dumped
