@@ -354,46 +354,56 @@ def _component_slice(
     ]
 
 
+def _extension(
+    name: str,
+    title: str,
+    description: str,
+    url: str,
+    value_type: str,
+    context: str,
+    binding: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A simple extension: one value of one type, on one kind of resource."""
+    return _sd(
+        name,
+        title,
+        "Extension",
+        description,
+        [
+            {"id": "Extension", "path": "Extension", "short": title, "max": "1"},
+            {"id": "Extension.extension", "path": "Extension.extension", "max": "0"},
+            {"id": "Extension.url", "path": "Extension.url", "fixedUri": url},
+            {
+                "id": "Extension.value[x]",
+                "path": "Extension.value[x]",
+                "min": 1,
+                "type": [{"code": value_type}],
+                **(binding or {}),
+            },
+        ],
+        kind="complex-type",
+        context=[{"type": "element", "expression": context}],
+    )
+
+
 def structure_definitions() -> list[dict[str, Any]]:
     """The input and output profiles and the two extensions."""
-    count_role = _sd(
+    count_role = _extension(
         "her2-ish-count-role",
         "HER2 ISH count role",
-        "Extension",
         "Marks an ISH Observation as the initial count or the blinded second-observer recount.",
-        [
-            {"id": "Extension", "path": "Extension", "short": "ISH count role", "max": "1"},
-            {"id": "Extension.extension", "path": "Extension.extension", "max": "0"},
-            {"id": "Extension.url", "path": "Extension.url", "fixedUri": EXT_ISH_COUNT_ROLE},
-            {
-                "id": "Extension.value[x]",
-                "path": "Extension.value[x]",
-                "min": 1,
-                "type": [{"code": "code"}],
-                **_binding("her2-ish-count-role"),
-            },
-        ],
-        kind="complex-type",
-        context=[{"type": "element", "expression": "Observation"}],
+        EXT_ISH_COUNT_ROLE,
+        "code",
+        "Observation",
+        _binding("her2-ish-count-role"),
     )
-    labelled = _sd(
+    labelled = _extension(
         "her2-labelled-setting",
         "HER2 labelled setting",
-        "Extension",
         "The FDA-labelled setting of an agent for the listed HER2 category (plain text).",
-        [
-            {"id": "Extension", "path": "Extension", "short": "Labelled setting", "max": "1"},
-            {"id": "Extension.extension", "path": "Extension.extension", "max": "0"},
-            {"id": "Extension.url", "path": "Extension.url", "fixedUri": EXT_LABELLED_SETTING},
-            {
-                "id": "Extension.value[x]",
-                "path": "Extension.value[x]",
-                "min": 1,
-                "type": [{"code": "string"}],
-            },
-        ],
-        kind="complex-type",
-        context=[{"type": "element", "expression": "Medication"}],
+        EXT_LABELLED_SETTING,
+        "string",
+        "Medication",
     )
     ihc = _sd(
         "her2-ihc-input",

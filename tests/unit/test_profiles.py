@@ -50,16 +50,17 @@ def test_code_systems_cover_the_rules_vocabularies() -> None:
     assert _concepts("/her2-therapy-class") == set(load_catalog().classes)
 
 
-def _codings(node: Any) -> list[dict[str, Any]]:
+def _find(node: Any, keys: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Every object in a JSON tree that has all of ``keys``."""
     found = []
     if isinstance(node, dict):
-        if "system" in node and "code" in node:
+        if all(key in node for key in keys):
             found.append(node)
         for value in node.values():
-            found += _codings(value)
+            found += _find(value, keys)
     elif isinstance(node, list):
         for value in node:
-            found += _codings(value)
+            found += _find(value, keys)
     return found
 
 
@@ -67,7 +68,7 @@ def test_every_project_code_in_the_outputs_is_defined() -> None:
     defined = {(cs["url"], c["code"]) for cs in code_systems() for c in cs["concept"]}
     used = set()
     for path in GOLDEN:
-        for coding in _codings(json.loads(path.read_text())):
+        for coding in _find(json.loads(path.read_text()), ("system", "code")):
             if coding["system"].startswith(f"{CANONICAL}/CodeSystem/"):
                 used.add((coding["system"], coding["code"]))
     assert used
@@ -77,21 +78,8 @@ def test_every_project_code_in_the_outputs_is_defined() -> None:
 def test_profiles_reference_only_defined_value_sets() -> None:
     resources = all_resources()
     value_sets = {r["url"] for r in resources.values() if r["resourceType"] == "ValueSet"}
-    bound = {c["valueSet"] for r in resources.values() for c in _bindings(r)}
+    bound = {b["valueSet"] for r in resources.values() for b in _find(r, ("valueSet", "strength"))}
     assert bound <= value_sets
-
-
-def _bindings(node: Any) -> list[dict[str, Any]]:
-    found = []
-    if isinstance(node, dict):
-        if "valueSet" in node and "strength" in node:
-            found.append(node)
-        for value in node.values():
-            found += _bindings(value)
-    elif isinstance(node, list):
-        for value in node:
-            found += _bindings(value)
-    return found
 
 
 def test_operation_definition_parameters() -> None:
