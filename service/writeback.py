@@ -124,16 +124,14 @@ class Writer:
         for resource_type in ("DiagnosticReport", "Condition"):
             for resource in self.client.search(resource_type, {"subject": subject}):
                 keep(resource)
-        specimens = {
-            ref
-            for r in list(resources.values())
-            for ref in [
-                ((r.get("specimen") or {}) if isinstance(r.get("specimen"), dict) else {}).get(
-                    "reference"
-                )
-            ]
-            if isinstance(ref, str) and ref.startswith("Specimen/")
-        }
+        specimens = set()
+        for resource in resources.values():
+            # Observation.specimen is one Reference, DiagnosticReport.specimen a list.
+            value = resource.get("specimen")
+            for specimen in value if isinstance(value, list) else [value]:
+                ref = specimen.get("reference") if isinstance(specimen, dict) else None
+                if isinstance(ref, str) and ref.startswith("Specimen/"):
+                    specimens.add(ref)
         for ref in sorted(specimens):
             try:
                 keep(self.client.read(ref))
