@@ -17,6 +17,7 @@ from service.clients.fhir import FhirClient
 from service.fhir import jsonio
 from service.operation import derive
 from service.settings import Settings
+from service.writeback import Writer
 
 _WARM_UP = (
     '{"resourceType": "Observation", "status": "final", "subject": {"reference": "Patient/w"},'
@@ -40,8 +41,6 @@ def create_app(
     Returns:
         The Flask application; nothing is started.
     """
-    from service.writeback import Writer  # noqa: PLC0415 - the writer imports the API's types
-
     settings = settings or Settings.from_env()
     if client is None and settings.fhir_base_url:
         client = FhirClient(
@@ -55,7 +54,6 @@ def create_app(
     writer = Writer(client, settings) if client is not None else None
     app = Flask("her2-status")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
-    app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["her2"] = Context(
         settings, client, writer, clock or (lambda: dt.datetime.now(dt.UTC))
     )

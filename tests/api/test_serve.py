@@ -1,0 +1,84 @@
+"""`her2-status serve` and `scripts/serve`: real gunicorn on loopback, with no FHIR server."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+PAYLOAD = ROOT / "tests" / "fixtures" / "inputs" / "breast-ihc2-dual-separate.json"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _serve_and_check(command: list[str], port: int, log: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HER2_")}
+    with log.open("wb") as stderr:
+        process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, log.read_text()
+            try:
+                if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).ok:
+                    break
+            except requests.ConnectionError:
+                pass
+            assert time.monotonic() < deadline, "the service did not start"
+            time.sleep(0.2)
+        response = requests.post(
+            f"http://127.0.0.1:{port}/fhir/$her2-status",
+            data=PAYLOAD.read_bytes(),
+            headers={"Content-Type": "application/fhir+json", "X-Request-ID": "serve-test"},
+            timeout=30,
+        )
+        assert response.status_code == 200
+        assert response.headers["X-Request-ID"] == "serve-test"
+        assert response.json()["type"] == "collection"
+        assert requests.get(f"http://127.0.0.1:{port}/readyz", timeout=5).json() == {
+            "status": "ready",
+            "fhir_server": "not configured",
+        }
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+
+
+def test_serve_command_runs_gunicorn(tmp_path: Path) -> None:
+    port = _free_port()
+    command = [
+        str(Path(sys.executable).parent / "her2-status"),
+        "serve",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+        "--threads",
+        "2",
+    ]
+    _serve_and_check(command, port, tmp_path / "serve.log")
+
+
+def test_readme_start_command(tmp_path: Path) -> None:
+    port = _free_port()
+    command = ["scripts/serve", "--port", str(port), "--workers", "1"]
+    _serve_and_check(command, port, tmp_path / "serve.log")
