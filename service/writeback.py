@@ -79,7 +79,12 @@ def _comparable(observation: dict[str, Any] | None) -> tuple[Any, ...] | None:
         (c.get("system"), c.get("code"))
         for c in (observation.get("valueCodeableConcept") or {}).get("coding", [])
     )
-    inputs = sorted(r.get("reference") for r in observation.get("derivedFrom", []))
+    # Many servers (HAPI among them) strip versions from stored references: compare the
+    # inputs by identity here; their versions are covered by the Provenance id.
+    inputs = sorted(
+        str(r.get("reference", "")).split("/_history/")[0]
+        for r in observation.get("derivedFrom", [])
+    )
     versions = sorted(c.get("version") for c in (observation.get("method") or {}).get("coding", []))
     components = sorted(
         (
@@ -164,8 +169,15 @@ class Writer:
         list_unchanged = (listing is not None) == (
             stored_list is not None and stored_list.get("status") == "current"
         )
-        if _comparable(stored_obs) == _comparable(observation) and list_unchanged:
-            return planned  # identical: nothing is written
+        prov = provenance(derived, [obs_url], now)
+        if (
+            _comparable(stored_obs) == _comparable(observation)
+            and list_unchanged
+            and self._exists(f"Provenance/{prov['id']}")
+        ):
+            # Identical value, status and rule-set version, and the Provenance whose id
+            # hashes the same input versions is already there: nothing is written.
+            return planned
         was_final = stored_obs is not None and stored_obs.get("status") in (
             "final",
             "amended",
@@ -263,6 +275,10 @@ class Writer:
                         },
                     }
                 )
+                # No agent applies to a withdrawn result: its List is retired.
+                retired = self._list_entry(key, None, self._stored("List", SID_THERAPY_LIST, key))
+                if retired is not None:
+                    entries.append(retired)
         return entries
 
     # --- writing -------------------------------------------------------------------
@@ -280,18 +296,23 @@ class Writer:
                     raise FhirServerUnavailable("write lock busy") from None
             yield
 
-    def _device_entry(self) -> list[dict[str, Any]]:
+    def _exists(self, reference: str) -> bool:
         try:
-            self.client.read(f"Device/{DEVICE_ID}")
-            return []
+            self.client.read(reference)
         except FhirNotFound:
-            return [
-                {
-                    "fullUrl": self.client.url(f"Device/{DEVICE_ID}"),
-                    "resource": device(),
-                    "request": {"method": "PUT", "url": f"Device/{DEVICE_ID}"},
-                }
-            ]
+            return False
+        return True
+
+    def _device_entry(self) -> list[dict[str, Any]]:
+        if self._exists(f"Device/{DEVICE_ID}"):
+            return []
+        return [
+            {
+                "fullUrl": self.client.url(f"Device/{DEVICE_ID}"),
+                "resource": device(),
+                "request": {"method": "PUT", "url": f"Device/{DEVICE_ID}"},
+            }
+        ]
 
     def run(self, patient_id: str, persist: bool, now: dt.datetime) -> WriteOutcome:
         """Derive for one patient and, with ``persist``, write what changed."""
@@ -302,6 +323,8 @@ class Writer:
         )
         if not persist:
             return outcome
+        # Even when nothing is derivable (every input withdrawn), earlier results of
+        # this patient may have to become entered-in-error: always go on.
         keys = [d.key for d in derivation.derived]
         with self._locked(keys):
             entries = [e for d in derivation.derived for e in self._plan(d, now).entries]

@@ -73,7 +73,7 @@ def blueprint(base_path: str) -> Blueprint:
         note(patient=patient_id, persist=persist)
         outcome = context.writer.run(patient_id, persist, context.now())
         note(groups=outcome.groups, written=outcome.written)
-        if not outcome.usable:
+        if not outcome.usable and not outcome.written:
             raise ApiError(422, outcome.issues)
         return fhir_response(outcome.bundle)
 

@@ -1,0 +1,146 @@
+"""A real HAPI FHIR JPA server (6.6.1, R4, in-memory H2) on loopback, for the tests.
+
+Built from ``tests/hapi_server`` with Maven: HAPI's own artifacts from Maven Central,
+wired by one small Java class (no packaged HAPI server war is published there).  The
+build is cached in ``tests/hapi_server/target`` by a hash of the sources, Maven's
+downloads in ``~/.m2``.  Each start gets a free port and fresh in-memory storage.
+
+Also a command for developers: ``python -m tests.integration.hapi`` starts one and
+prints its base URL until interrupted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+PROJECT = Path(__file__).resolve().parents[1] / "hapi_server"
+TARGET = PROJECT / "target"
+START_TIMEOUT = 240.0
+
+
+class HapiUnavailable(RuntimeError):
+    """HAPI could not be built or started (the integration tests fail, never skip)."""
+
+
+def _sources_hash() -> str:
+    digest = hashlib.sha256()
+    for path in sorted([PROJECT / "pom.xml", *PROJECT.rglob("*.java")]):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def build() -> str:
+    """Compile the server and return its Java classpath (cached by source hash)."""
+    stamp = TARGET / f"built-{_sources_hash()}"
+    classpath = TARGET / "classpath.txt"
+    if stamp.is_file() and classpath.is_file():
+        return f"{TARGET / 'classes'}:{classpath.read_text().strip()}"
+    mvn = shutil.which("mvn")
+    if mvn is None or shutil.which("java") is None:
+        raise HapiUnavailable("Java and Maven are needed to build the HAPI test server")
+    done = subprocess.run(
+        [
+            mvn,
+            "-B",
+            "-q",
+            "compile",
+            "dependency:build-classpath",
+            f"-Dmdep.outputFile={classpath}",
+        ],
+        cwd=PROJECT,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=900,
+    )
+    if done.returncode != 0:
+        raise HapiUnavailable("building the HAPI test server failed:\n" + done.stdout[-4000:])
+    for old in TARGET.glob("built-*"):
+        old.unlink()
+    stamp.touch()
+    return f"{TARGET / 'classes'}:{classpath.read_text().strip()}"
+
+
+def free_port() -> int:
+    """A port nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class HapiServer:
+    """One running HAPI server."""
+
+    def __init__(self, log_path: Path) -> None:
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}/fhir"
+        self.log_path = log_path
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> HapiServer:
+        """Start and wait until ``/fhir/metadata`` answers 200."""
+        classpath = build()
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(
+                [
+                    "java",
+                    "-Xmx1g",
+                    "-XX:+UseSerialGC",
+                    "-cp",
+                    classpath,
+                    "org.her2status.hapi.HapiTestServer",
+                    str(self.port),
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise HapiUnavailable("HAPI exited while starting:\n" + self._log_tail())
+            try:
+                if requests.get(f"{self.base_url}/metadata", timeout=5).status_code == 200:
+                    return self
+            except requests.RequestException:
+                pass
+            time.sleep(0.5)
+        self.stop()
+        raise HapiUnavailable("HAPI did not become ready in time:\n" + self._log_tail())
+
+    def stop(self) -> None:
+        """Stop the server (SIGTERM, then SIGKILL)."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+    def _log_tail(self) -> str:
+        return self.log_path.read_text(errors="replace")[-4000:] if self.log_path.exists() else ""
+
+
+if __name__ == "__main__":
+    server = HapiServer(Path("/tmp/her2-hapi.log")).start()
+    print(server.base_url, flush=True)
+    try:
+        signal.pause()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+    sys.exit(0)

@@ -1,0 +1,197 @@
+"""The Patient-level $her2-status against a real HAPI FHIR server: read, derive, write back."""
+
+from __future__ import annotations
+
+import concurrent.futures
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from flask.testing import FlaskClient
+
+from service.fhir.codes import SID_STATUS, SID_THERAPY_LIST
+from tests.integration.conftest import Fhir
+
+LOINC = "http://loinc.org"
+OP = "/fhir/Patient/{}/$her2-status"
+
+
+def observation(
+    pid: str, oid: str, code: str, status: str = "final", **value: Any
+) -> dict[str, Any]:
+    return {
+        "resourceType": "Observation",
+        "id": f"{pid}-{oid}",
+        "status": status,
+        "code": {"coding": [{"system": LOINC, "code": code}]},
+        "subject": {"reference": f"Patient/{pid}"},
+        "specimen": {"reference": f"Specimen/{pid}-s1"},
+        "effectiveDateTime": "2026-05-01",
+        **value,
+    }
+
+
+def ihc(pid: str, answer: str, status: str = "final") -> dict[str, Any]:
+    concept = {"coding": [{"system": LOINC, "code": answer}]}
+    return observation(pid, "ihc", "85319-2", status, valueCodeableConcept=concept)
+
+
+def ish(pid: str, ratio: str, her2: str, cep17: str) -> list[dict[str, Any]]:
+    return [
+        observation(pid, "ratio", "49683-6", valueQuantity={"value": Decimal(ratio)}),
+        observation(pid, "her2", "74860-8", valueQuantity={"value": Decimal(her2)}),
+        observation(pid, "cep17", "74861-6", valueQuantity={"value": Decimal(cep17)}),
+    ]
+
+
+def run(service: FlaskClient, pid: str, persist: bool | None = None) -> dict[str, Any]:
+    body = None
+    if persist is not None:
+        body = (
+            '{"resourceType": "Parameters", "parameter": '
+            f'[{{"name": "persist", "valueBoolean": {str(persist).lower()}}}]}}'
+        )
+    response = service.post(OP.format(pid), data=body, content_type="application/fhir+json")
+    assert response.status_code == 200, response.data
+    result: dict[str, Any] = response.json  # type: ignore[assignment]
+    return result
+
+
+def stored(fhir: Fhir, pid: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    key = f"{pid}:Specimen/{pid}-s1:breast"
+    observations = fhir.search("Observation", identifier=f"{SID_STATUS}|{key}")
+    lists = fhir.search("List", identifier=f"{SID_THERAPY_LIST}|{key}")
+    return observations, lists
+
+
+def status_code(observation: dict[str, Any]) -> str:
+    codings = observation["valueCodeableConcept"]["coding"]
+    return str(next(c["code"] for c in codings if c["system"].endswith("/her2-status")))
+
+
+def test_writes_one_observation_list_and_provenance(
+    fhir: Fhir, patient_id: str, service_factory: Callable[..., FlaskClient]
+) -> None:
+    for resource in [ihc(patient_id, "LA11842-4"), *ish(patient_id, "2.5", "5.0", "2.0")]:
+        fhir.put(resource)
+    result = run(service_factory(), patient_id)
+    assert result["entry"][-1]["resource"]["type"] == "transaction-response"
+    observations, lists = stored(fhir, patient_id)
+    assert len(observations) == 1
+    assert len(lists) == 1
+    observation = observations[0]
+    assert (observation["status"], status_code(observation)) == ("final", "positive")
+    assert lists[0]["status"] == "current"
+    assert len(lists[0]["entry"]) == 10
+    derived = fhir.search("Observation", **{"derived-from": f"Observation/{patient_id}-ihc"})
+    assert [o["id"] for o in derived] == [observation["id"]]
+    provenance_id = next(
+        e["resource"]["id"]
+        for e in result["entry"]
+        if e["resource"]["resourceType"] == "Provenance"
+    )
+    provenance = fhir.get(f"Provenance/{provenance_id}")
+    assert {t["reference"].split("/")[0] for t in provenance["target"]} == {"Observation", "List"}
+    assert fhir.get("Device/her2-status-service")["version"][0]["value"]
+
+
+def test_second_run_writes_nothing(
+    fhir: Fhir, patient_id: str, service_factory: Callable[..., FlaskClient]
+) -> None:
+    for resource in [ihc(patient_id, "LA11841-6"), *ish(patient_id, "1.2", "2.4", "2.0")]:
+        fhir.put(resource)
+    service = service_factory()
+    run(service, patient_id)
+    before = [r["meta"]["versionId"] for group in stored(fhir, patient_id) for r in group]
+    result = run(service, patient_id)
+    after = [r["meta"]["versionId"] for group in stored(fhir, patient_id) for r in group]
+    assert before == after
+    assert all(e["resource"]["resourceType"] != "Bundle" for e in result["entry"])
+
+
+def test_persist_false_writes_nothing(
+    fhir: Fhir, patient_id: str, service_factory: Callable[..., FlaskClient]
+) -> None:
+    fhir.put(ihc(patient_id, "LA11843-2"))
+    result = run(service_factory(), patient_id, persist=False)
+    assert result["entry"][0]["resource"]["resourceType"] == "Observation"
+    assert stored(fhir, patient_id) == ([], [])
+
+
+def test_reflex_ish_updates_the_same_observation(
+    fhir: Fhir, patient_id: str, service_factory: Callable[..., FlaskClient]
+) -> None:
+    service = service_factory()
+    fhir.put(ihc(patient_id, "LA11842-4"))
+    run(service, patient_id)
+    (first,), lists = stored(fhir, patient_id)
+    assert (first["status"], status_code(first)) == ("preliminary", "equivocal")
+    assert lists == []
+    for resource in ish(patient_id, "1.2", "2.4", "2.0"):
+        fhir.put(resource)
+    run(service, patient_id)
+    (second,), lists = stored(fhir, patient_id)
+    assert second["id"] == first["id"]
+    assert second["meta"]["versionId"] == "2"
+    assert (second["status"], status_code(second)) == ("final", "negative")
+    assert [e["item"]["display"] for e in lists[0]["entry"]] == [
+        "fam-trastuzumab deruxtecan (T-DXd)"
+    ]
+
+
+def test_amended_input_amends_the_result(
+    fhir: Fhir, patient_id: str, service_factory: Callable[..., FlaskClient]
+) -> None:
+    service = service_factory()
+    fhir.put(ihc(patient_id, "LA11841-6"))
+    run(service, patient_id)
+    fhir.put(ihc(patient_id, "LA11843-2", status="amended"))
+    run(service, patient_id)
+    (observation,), _ = stored(fhir, patient_id)
+    assert (observation["status"], status_code(observation)) == ("amended", "positive")
+
+
+def test_withdrawn_input_withdraws_the_result_and_retires_the_list(
+    fhir: Fhir, patient_id: str, service_factory: Callable[..., FlaskClient]
+) -> None:
+    service = service_factory()
+    fhir.put(ihc(patient_id, "LA11843-2"))
+    run(service, patient_id)
+    fhir.put(ihc(patient_id, "LA11843-2", status="entered-in-error"))
+    result = run(service, patient_id)  # nothing derivable, but the withdrawal is written
+    assert result["entry"][-1]["resource"]["type"] == "transaction-response"
+    (observation,), (listing,) = stored(fhir, patient_id)
+    assert observation["status"] == "entered-in-error"
+    assert listing["status"] == "retired"
+    # Nothing is deleted, and a further run changes nothing.
+    response = service.post(OP.format(patient_id))
+    assert response.status_code == 422
+    assert stored(fhir, patient_id)[0][0]["meta"] == observation["meta"]
+
+
+def test_more_results_than_one_page_are_all_read(
+    fhir: Fhir, patient_id: str, service_factory: Callable[..., FlaskClient]
+) -> None:
+    for resource in [ihc(patient_id, "LA11842-4"), *ish(patient_id, "2.5", "5.0", "2.0")]:
+        fhir.put(resource)
+    run(service_factory(page_size=1), patient_id)
+    (observation,), _ = stored(fhir, patient_id)
+    assert len(observation["derivedFrom"]) == 4
+    assert status_code(observation) == "positive"
+
+
+def test_concurrent_calls_leave_one_observation_and_one_list(
+    fhir: Fhir, patient_id: str, service_factory: Callable[..., FlaskClient]
+) -> None:
+    for resource in [ihc(patient_id, "LA11843-2")]:
+        fhir.put(resource)
+
+    def call(_: int) -> int:
+        response = service_factory().post(OP.format(patient_id))
+        return response.status_code
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=10) as pool:
+        codes = list(pool.map(call, range(10)))
+    assert codes == [200] * 10
+    observations, lists = stored(fhir, patient_id)
+    assert (len(observations), len(lists)) == (1, 1)
