@@ -1,0 +1,82 @@
+"""The Dockerfile, really built and run with podman: health, one derivation, non-root."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.integration.hapi import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+PAYLOAD = ROOT / "tests" / "fixtures" / "inputs" / "breast-panel-diagnosticreport.json"
+ENV = {**os.environ, "CONTAINERS_CONF": str(ROOT / "packaging" / "containers.conf")}
+
+
+def podman(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["podman", *args], env=ENV, capture_output=True, text=True, check=False, timeout=timeout
+    )
+
+
+@pytest.fixture(scope="module")
+def container() -> Iterator[str]:
+    tag = f"localhost/her2-status:test-{uuid.uuid4().hex[:8]}"
+    built = subprocess.run(
+        ["scripts/build-image", tag],
+        cwd=ROOT,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=1800,
+    )
+    assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
+    port = free_port()
+    name = f"her2-status-test-{uuid.uuid4().hex[:8]}"
+    started = podman("run", "-d", "--name", name, "-p", f"127.0.0.1:{port}:8000", tag)
+    assert started.returncode == 0, started.stderr
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2).ok:
+                    break
+            except requests.RequestException:
+                pass
+            assert time.monotonic() < deadline, podman("logs", name).stderr[-3000:]
+            time.sleep(0.5)
+        yield f"{name}|http://127.0.0.1:{port}"
+    finally:
+        podman("rm", "-f", name)
+        podman("rmi", "-f", tag)
+
+
+def test_container_serves_a_derivation(container: str) -> None:
+    _, url = container.split("|")
+    response = requests.post(
+        f"{url}/fhir/$her2-status",
+        data=PAYLOAD.read_bytes(),
+        headers={"Content-Type": "application/fhir+json"},
+        timeout=30,
+    )
+    assert response.status_code == 200
+    types = [e["resource"]["resourceType"] for e in response.json()["entry"]]
+    assert types == ["Observation", "List", "Provenance"]
+
+
+def test_container_healthcheck_and_user(container: str) -> None:
+    name, _ = container.split("|")
+    health = podman("healthcheck", "run", name)
+    assert health.returncode == 0, health.stdout + health.stderr
+    user = podman("exec", name, "id", "-u")
+    assert user.stdout.strip() == "10001"
+    # No build tools in the final image: no compiler, and no pip in the service's venv.
+    tools = podman("exec", name, "sh", "-c", "command -v gcc cc make; ls /opt/venv/bin/pip*")
+    assert tools.stdout.strip() == "", tools.stdout
