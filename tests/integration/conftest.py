@@ -96,7 +96,8 @@ def patient_id(fhir: Fhir) -> str:
 @pytest.fixture
 def service_factory(fhir_base_url: str, tmp_path: Path) -> Callable[..., FlaskClient]:
     def make(**overrides: Any) -> FlaskClient:
-        settings = Settings(fhir_base_url=fhir_base_url, lock_dir=tmp_path / "locks", **overrides)
+        overrides.setdefault("fhir_base_url", fhir_base_url)
+        settings = Settings(lock_dir=tmp_path / "locks", **overrides)
         return create_app(settings).test_client()
 
     return make

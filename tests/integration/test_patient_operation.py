@@ -11,6 +11,7 @@ from flask.testing import FlaskClient
 
 from service.fhir.codes import SID_STATUS, SID_THERAPY_LIST
 from tests.integration.conftest import Fhir
+from tests.integration.hapi import free_port
 
 LOINC = "http://loinc.org"
 OP = "/fhir/Patient/{}/$her2-status"
@@ -195,3 +196,84 @@ def test_concurrent_calls_leave_one_observation_and_one_list(
     assert codes == [200] * 10
     observations, lists = stored(fhir, patient_id)
     assert (len(observations), len(lists)) == (1, 1)
+
+
+def test_list_is_retired_when_no_agent_applies_any_more(
+    fhir: Fhir, patient_id: str, service_factory: Callable[..., FlaskClient]
+) -> None:
+    service = service_factory()
+    fhir.put(ihc(patient_id, "LA11843-2"))  # 3+: positive, ten agents
+    run(service, patient_id)
+    concept = {
+        "coding": [
+            {"system": LOINC, "code": "LA6111-4"},
+            {"system": "https://her2-status.org/fhir/CodeSystem/her2-ihc-score", "code": "0-null"},
+        ]
+    }
+    amended = observation(patient_id, "ihc", "85319-2", "corrected", valueCodeableConcept=concept)
+    fhir.put(amended)  # corrected to IHC 0 (null): negative, HER2-0, no agent
+    run(service, patient_id)
+    (result,), (listing,) = stored(fhir, patient_id)
+    assert (result["status"], status_code(result)) == ("corrected", "negative")
+    assert listing["status"] == "retired"
+    assert len(listing["entry"]) == 10  # retired as it was, never emptied
+
+
+def test_one_result_per_specimen(
+    fhir: Fhir, patient_id: str, service_factory: Callable[..., FlaskClient]
+) -> None:
+    second = f"{patient_id}-s2"
+    fhir.put(
+        {
+            "resourceType": "Specimen",
+            "id": second,
+            "subject": {"reference": f"Patient/{patient_id}"},
+        }
+    )
+    fhir.put(ihc(patient_id, "LA11843-2"))
+    other = ihc(patient_id, "LA11841-6")
+    other.update(
+        id=f"{patient_id}-ihc2",
+        specimen={"reference": f"Specimen/{second}"},
+        effectiveDateTime="2026-09-01",
+    )
+    fhir.put(other)
+    result = run(service_factory(), patient_id)
+    written = [e["resource"]["resourceType"] for e in result["entry"][:-1]]
+    assert written.count("Observation") == 2
+    assert written.count("Provenance") == 2
+    outputs = fhir.search("Observation", subject=f"Patient/{patient_id}", code=f"{LOINC}|48676-1")
+    assert len(outputs) == 2
+    # The later specimen differs from the earlier one: heterogeneity is flagged on it.
+    later = next(o for o in outputs if second in o["identifier"][0]["value"])
+    steps = [
+        c["valueCodeableConcept"]["coding"][0]["code"]
+        for c in later["component"]
+        if "valueCodeableConcept" in c
+    ]
+    assert steps == ["clinician_review_heterogeneity"]
+
+
+def test_unreachable_server_is_503_and_writes_nothing(
+    fhir: Fhir, patient_id: str, service_factory: Callable[..., FlaskClient]
+) -> None:
+    fhir.put(ihc(patient_id, "LA11843-2"))
+    service = service_factory(
+        fhir_base_url=f"http://127.0.0.1:{free_port()}/fhir", connect_timeout=0.5, retries=0
+    )
+    response = service.post(OP.format(patient_id))
+    assert response.status_code == 503
+    assert response.headers["Retry-After"]
+    assert response.json["resourceType"] == "OperationOutcome"  # type: ignore[index]
+    assert stored(fhir, patient_id) == ([], [])
+
+
+def test_timeout_is_504_and_writes_nothing(
+    fhir: Fhir, patient_id: str, service_factory: Callable[..., FlaskClient]
+) -> None:
+    fhir.put(ihc(patient_id, "LA11843-2"))
+    service = service_factory(read_timeout=0.000_001, retries=0)
+    response = service.post(OP.format(patient_id))
+    assert response.status_code == 504
+    assert response.json["resourceType"] == "OperationOutcome"  # type: ignore[index]
+    assert stored(fhir, patient_id) == ([], [])
