@@ -27,6 +27,16 @@ RUN = uuid.uuid4().hex[:8]
 RUN_TAG = {"system": "https://her2-status.org/fhir/sid/test-run", "code": RUN}
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every integration test, and those that use the FHIR server (sandbox runs)."""
+    for item in items:
+        if "tests/integration" not in str(item.path):
+            continue
+        item.add_marker(pytest.mark.integration)
+        if "fhir_base_url" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.fhir_server)
+
+
 @pytest.fixture(scope="session")
 def fhir_base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     external = os.environ.get("FHIR_BASE_URL")

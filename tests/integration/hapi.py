@@ -135,6 +135,8 @@ class HapiServer:
 
 
 if __name__ == "__main__":
+    # SIGTERM (e.g. `kill`) must run the `finally` below, or the Java child is orphaned.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     server = HapiServer(Path("/tmp/her2-hapi.log")).start()
     print(server.base_url, flush=True)
     try:
