@@ -15,6 +15,7 @@ from werkzeug.exceptions import HTTPException
 from service.api.responses import fhir_response
 from service.clients.errors import (
     FhirClientError,
+    FhirPreconditionFailed,
     FhirServerUnavailable,
     FhirTimeout,
     FhirTooManyMatches,
@@ -49,6 +50,10 @@ def _upstream(exc: FhirClientError) -> tuple[int, str, dict[str, str]]:
         return 503, "transient", {"Retry-After": "30"}
     if isinstance(exc, FhirTooManyMatches):
         return 409, "multiple-matches", {}
+    if isinstance(exc, FhirPreconditionFailed):
+        # Another writer changed the result between our read and our write: a new
+        # call re-reads and is safe.
+        return 409, "conflict", {}
     return 502, "exception", {}
 
 

@@ -1,0 +1,71 @@
+"""The Patient-level operation when the server answers 412 (a race no real server stages on cue)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import responses
+
+from service.api import create_app
+from service.settings import Settings
+
+BASE = "http://ehr.test/fhir"
+IHC = {
+    "resourceType": "Observation",
+    "id": "ihc",
+    "meta": {"versionId": "1"},
+    "status": "final",
+    "code": {"coding": [{"system": "http://loinc.org", "code": "85319-2"}]},
+    "subject": {"reference": "Patient/p1"},
+    "valueCodeableConcept": {"coding": [{"system": "http://loinc.org", "code": "LA11843-2"}]},
+}
+
+
+def searchset(*resources: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "entry": [{"resource": r, "search": {"mode": "match"}} for r in resources],
+    }
+
+
+@pytest.mark.parametrize(
+    ("diagnostics", "code"),
+    [
+        ("HAPI-0989: Invalid version: the resource was updated", "conflict"),
+        (
+            "Failed to UPDATE resource with match URL because this search matched 2 resources",
+            "multiple-matches",
+        ),
+    ],
+)
+@responses.activate
+def test_412_from_the_transaction_is_409(tmp_path: Path, diagnostics: str, code: str) -> None:
+    def observations(request: Any) -> tuple[int, dict[str, str], str]:
+        # The patient's results for the code search; nothing stored for the identifier.
+        found = searchset() if "identifier" in request.params else searchset(IHC)
+        return 200, {}, json.dumps(found)
+
+    responses.add_callback(responses.GET, f"{BASE}/Observation", callback=observations)
+    for resource_type in ("DiagnosticReport", "Condition", "List"):
+        responses.get(f"{BASE}/{resource_type}", json=searchset())
+    responses.get(f"{BASE}/Device/her2-status-service", json={"resourceType": "Device"})
+    responses.post(
+        BASE,
+        status=412,
+        json={
+            "resourceType": "OperationOutcome",
+            "issue": [{"severity": "error", "code": "conflict", "diagnostics": diagnostics}],
+        },
+    )
+    settings = Settings(fhir_base_url=BASE, lock_dir=tmp_path, retries=0)
+    client = create_app(settings, clock=lambda: dt.datetime(2026, 11, 25, tzinfo=dt.UTC))
+    response = client.test_client().post("/fhir/Patient/p1/$her2-status")
+    assert response.status_code == 409
+    issues = response.json["issue"]  # type: ignore[index]
+    assert issues[0]["code"] == code
+    assert "FHIR server: " + diagnostics in [i["diagnostics"] for i in issues]
