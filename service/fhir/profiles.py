@@ -8,7 +8,9 @@ service serves the OperationDefinition and CapabilityStatement from here too.
 
 from __future__ import annotations
 
-from typing import Any, Final
+from collections.abc import Mapping
+from enum import StrEnum
+from typing import Any, Final, TypeVar
 
 from service.fhir.codes import (
     ANSWERS,
@@ -87,6 +89,14 @@ def _concept(code: str, display: str, definition: str | None = None) -> dict[str
     if definition:
         concept["definition"] = definition
     return concept
+
+
+_Member = TypeVar("_Member", bound=StrEnum)
+
+
+def _enum_concepts(definitions: Mapping[_Member, str]) -> list[dict[str, str]]:
+    """Concepts for every member of a rules enum, with its definition."""
+    return [_concept(m.value, m.value.replace("_", " "), d) for m, d in definitions.items()]
 
 
 def _code_system(
@@ -169,19 +179,13 @@ def code_systems() -> list[dict[str, Any]]:
             CS_NEXT_STEP,
             "HER2 next step",
             "Follow-up steps, in priority order: input, workup, review, comment, heterogeneity.",
-            [
-                _concept(step.value, step.value.replace("_", " "), _STEP_DEFINITIONS[step])
-                for step in NextStep
-            ],
+            _enum_concepts(_STEP_DEFINITIONS),
         ),
         _code_system(
             CS_INPUT_ERROR,
             "HER2 input error",
             "Why a specimen's HER2 status could not be derived from its input.",
-            [
-                _concept(e.value, e.value.replace("_", " "), _ERROR_DEFINITIONS[e])
-                for e in ErrorCode
-            ],
+            _enum_concepts(_ERROR_DEFINITIONS),
         ),
         _code_system(
             CS_IHC_SCORE,
