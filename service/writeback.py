@@ -40,6 +40,7 @@ from service.fhir.outbound import (
     device,
     full_url,
     provenance,
+    provenance_id,
     status_observation,
     therapy_list,
 )
@@ -169,11 +170,10 @@ class Writer:
         list_unchanged = (listing is not None) == (
             stored_list is not None and stored_list.get("status") == "current"
         )
-        prov = provenance(derived, [obs_url], now)
         if (
             _comparable(stored_obs) == _comparable(observation)
             and list_unchanged
-            and self._exists(f"Provenance/{prov['id']}")
+            and self._exists(f"Provenance/{provenance_id(derived)}")
         ):
             # Identical value, status and rule-set version, and the Provenance whose id
             # hashes the same input versions is already there: nothing is written.

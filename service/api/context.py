@@ -5,13 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from service.clients.fhir import FhirClient
 from service.settings import Settings
-
-if TYPE_CHECKING:
-    from service.writeback import Writer
+from service.writeback import Writer
 
 
 @dataclass

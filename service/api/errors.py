@@ -47,7 +47,8 @@ def _upstream(exc: FhirClientError) -> tuple[int, str, dict[str, str]]:
     if isinstance(exc, FhirTimeout):
         return 504, "timeout", {}
     if isinstance(exc, FhirServerUnavailable):
-        return 503, "transient", {"Retry-After": "30"}
+        # Pass on the server's own delay when it named one.
+        return 503, "transient", {"Retry-After": exc.retry_after or "30"}
     if isinstance(exc, FhirTooManyMatches):
         return 409, "multiple-matches", {}
     if isinstance(exc, FhirPreconditionFailed):

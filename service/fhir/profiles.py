@@ -99,21 +99,30 @@ def _enum_concepts(definitions: Mapping[_Member, str]) -> list[dict[str, str]]:
     return [_concept(m.value, m.value.replace("_", " "), d) for m, d in definitions.items()]
 
 
-def _code_system(
-    url: str, title: str, description: str, concepts: list[dict[str, str]]
+def _conformance(
+    resource_type: str, rid: str, title: str, description: str, name: str | None = None
 ) -> dict[str, Any]:
-    name = url.rsplit("/", 1)[-1]
+    """The header every conformance resource of the guide shares."""
     return {
-        "resourceType": "CodeSystem",
-        "id": name,
-        "url": url,
+        "resourceType": resource_type,
+        "id": rid,
+        "url": f"{CANONICAL}/{resource_type}/{rid}",
         "version": IG_VERSION,
-        "name": "".join(part.capitalize() for part in name.split("-")),
+        "name": name or "".join(part.capitalize() for part in rid.split("-")),
         "title": title,
         "status": "active",
         "experimental": False,
         "publisher": PUBLISHER,
         "description": description,
+    }
+
+
+def _code_system(
+    url: str, title: str, description: str, concepts: list[dict[str, str]]
+) -> dict[str, Any]:
+    name = url.rsplit("/", 1)[-1]
+    return {
+        **_conformance("CodeSystem", name, title, description),
         "caseSensitive": True,
         "valueSet": f"{CANONICAL}/ValueSet/{name}",
         "content": "complete",
@@ -126,16 +135,7 @@ def _value_set(
     name: str, title: str, description: str, includes: list[dict[str, Any]]
 ) -> dict[str, Any]:
     return {
-        "resourceType": "ValueSet",
-        "id": name,
-        "url": f"{CANONICAL}/ValueSet/{name}",
-        "version": IG_VERSION,
-        "name": "".join(part.capitalize() for part in name.split("-")),
-        "title": title,
-        "status": "active",
-        "experimental": False,
-        "publisher": PUBLISHER,
-        "description": description,
+        **_conformance("ValueSet", name, title, description),
         "compose": {"include": includes},
     }
 
@@ -306,16 +306,7 @@ def _sd(
     context: list[dict[str, str]] | None = None,
 ) -> dict[str, Any]:
     sd: dict[str, Any] = {
-        "resourceType": "StructureDefinition",
-        "id": name,
-        "url": f"{CANONICAL}/StructureDefinition/{name}",
-        "version": IG_VERSION,
-        "name": "".join(part.capitalize() for part in name.split("-")),
-        "title": title,
-        "status": "active",
-        "experimental": False,
-        "publisher": PUBLISHER,
-        "description": description,
+        **_conformance("StructureDefinition", name, title, description),
         "fhirVersion": "4.0.1",
         "kind": kind,
         "abstract": False,
@@ -535,23 +526,25 @@ def structure_definitions() -> list[dict[str, Any]]:
     return [count_role, labelled, ihc, ish, status, therapy]
 
 
+_OPERATION_DESCRIPTION: Final = (
+    "Derives the HER2 status of each specimen group from HER2 IHC and ISH "
+    "results (ASCO/CAP 2018/2023 breast, CAP/ASCP/ASCO 2016 gastroesophageal). At system "
+    "level it is stateless: the results come in the request and nothing is written. At "
+    "Patient level it reads the patient's results from the configured FHIR server and, with "
+    "persist, writes the status Observation, therapy List and Provenance in one transaction."
+)
+
+
 def operation_definition() -> dict[str, Any]:
     """``$her2-status`` at system and Patient instance level (contract section 8)."""
     return {
-        "resourceType": "OperationDefinition",
-        "id": "her2-status",
-        "url": f"{CANONICAL}/OperationDefinition/her2-status",
-        "version": IG_VERSION,
-        "name": "Her2Status",
-        "title": "Derive HER2 status",
-        "status": "active",
+        **_conformance(
+            "OperationDefinition",
+            "her2-status",
+            "Derive HER2 status",
+            _OPERATION_DESCRIPTION,
+        ),
         "kind": "operation",
-        "publisher": PUBLISHER,
-        "description": "Derives the HER2 status of each specimen group from HER2 IHC and ISH "
-        "results (ASCO/CAP 2018/2023 breast, CAP/ASCP/ASCO 2016 gastroesophageal). At system "
-        "level it is stateless: the results come in the request and nothing is written. At "
-        "Patient level it reads the patient's results from the configured FHIR server and, with "
-        "persist, writes the status Observation, therapy List and Provenance in one transaction.",
         "affectsState": True,
         "code": "her2-status",
         "system": True,
@@ -611,15 +604,13 @@ def capability_statement(base_url: str = "[base]") -> dict[str, Any]:
     """The service's CapabilityStatement, naming the operation."""
     op = {"name": "her2-status", "definition": f"{CANONICAL}/OperationDefinition/her2-status"}
     return {
-        "resourceType": "CapabilityStatement",
-        "id": "her2-status-service",
-        "url": f"{CANONICAL}/CapabilityStatement/her2-status-service",
-        "version": IG_VERSION,
-        "name": "Her2StatusService",
-        "title": "her2-status service",
-        "status": "active",
+        **_conformance(
+            "CapabilityStatement",
+            "her2-status-service",
+            "her2-status service",
+            "The her2-status service: the $her2-status operation and its definition.",
+        ),
         "date": "2026-11-25",
-        "publisher": PUBLISHER,
         "kind": "instance",
         "software": {"name": "her2-status", "version": IG_VERSION},
         "implementation": {"description": "her2-status HER2 derivation service", "url": base_url},

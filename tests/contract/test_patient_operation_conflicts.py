@@ -69,3 +69,14 @@ def test_412_from_the_transaction_is_409(tmp_path: Path, diagnostics: str, code:
     issues = response.json["issue"]  # type: ignore[index]
     assert issues[0]["code"] == code
     assert "FHIR server: " + diagnostics in [i["diagnostics"] for i in issues]
+
+
+@responses.activate
+def test_throttling_server_delay_is_passed_on(tmp_path: Path) -> None:
+    responses.get(f"{BASE}/Observation", status=503, headers={"Retry-After": "120"})
+    settings = Settings(fhir_base_url=BASE, lock_dir=tmp_path, retries=0)
+    client = create_app(settings, clock=lambda: dt.datetime(2026, 11, 25, tzinfo=dt.UTC))
+    response = client.test_client().post("/fhir/Patient/p1/$her2-status")
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "120"
+    assert response.json["resourceType"] == "OperationOutcome"  # type: ignore[index]

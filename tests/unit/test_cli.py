@@ -28,24 +28,19 @@ def test_derive_prints_a_collection_bundle() -> None:
     assert document["type"] == "collection"
 
 
-def test_nothing_derived_prints_an_operation_outcome_and_exits_2() -> None:
-    code, document = run("derive", str(INPUTS / "no-her2.json"))
-    assert code == EXIT_NOTHING_DERIVED
-    assert document["resourceType"] == "OperationOutcome"
-
-
-def test_invalid_json_exits_2(tmp_path: Path) -> None:
-    bad = tmp_path / "bad.json"
-    bad.write_text("{not json")
-    code, document = run("derive", str(bad))
-    assert code == EXIT_NOTHING_DERIVED
-    assert document["resourceType"] == "OperationOutcome"
-
-
-def test_wrong_resource_type_exits_2(tmp_path: Path) -> None:
-    bad = tmp_path / "patient.json"
-    bad.write_text('{"resourceType": "Patient", "id": "p"}')
-    code, document = run("derive", str(bad))
+@pytest.mark.parametrize(
+    "content",
+    [None, "{not json", '{"resourceType": "Patient", "id": "p"}'],
+    ids=["no-her2-result", "invalid-json", "wrong-resource-type"],
+)
+def test_nothing_derived_prints_an_operation_outcome_and_exits_2(
+    tmp_path: Path, content: str | None
+) -> None:
+    path = INPUTS / "no-her2.json"
+    if content is not None:
+        path = tmp_path / "input.json"
+        path.write_text(content)
+    code, document = run("derive", str(path))
     assert code == EXIT_NOTHING_DERIVED
     assert document["resourceType"] == "OperationOutcome"
 
