@@ -1,4 +1,4 @@
-"""Turn rule-level cases (shared/cases/public-cases.json) into realistic FHIR input.
+"""Turn rule-level cases (tests/fixtures/cases/public-cases.json) into realistic FHIR input.
 
 IHC as a coded Observation, ISH as separate ratio / average / cell-count
 Observations, a blinded recount as a panel with components and the count-role

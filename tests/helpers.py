@@ -37,7 +37,7 @@ def spec(site: str | None = "breast", ihc: str | None = None, **kw: Any) -> Spec
 
 
 def spec_from_case(case: dict[str, Any]) -> SpecimenInput:
-    """A public case (shared/cases/public-cases.json, loaded with parse_float=Decimal)."""
+    """A public case (tests/fixtures/cases/public-cases.json, loaded with parse_float=Decimal)."""
     inputs = case["inputs"]
 
     def ish(data: dict[str, Any] | None) -> IshInput | None:

@@ -1,7 +1,9 @@
-"""Every worked example of shared/cases/public-cases.json runs and passes.
+"""Every public worked example of the clinical specification runs and passes.
 
-The file lives beside the checkout (``../shared``), or where HER2_PUBLIC_CASES
-points.  A missing file fails the suite; it is never skipped silently.
+The examples are kept in the repository (``tests/fixtures/cases/public-cases.json``, a
+verbatim copy of the project's published worked examples), so the suite passes on a bare
+clone. ``HER2_PUBLIC_CASES`` may point at another copy (e.g. a newer release) to check it.
+A missing file fails the suite; it is never skipped silently.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from tests.helpers import spec_from_case, summary
 CASES_FILE = Path(
     os.environ.get(
         "HER2_PUBLIC_CASES",
-        Path(__file__).resolve().parents[3] / "shared" / "cases" / "public-cases.json",
+        Path(__file__).resolve().parents[1] / "fixtures" / "cases" / "public-cases.json",
     )
 )
 
