@@ -44,7 +44,7 @@ from service.fhir.outbound import (
     status_observation,
     therapy_list,
 )
-from service.her2 import InterpretationStatus
+from service.her2 import InterpretationStatus, RuleSet, default_ruleset
 from service.operation import derive
 from service.settings import Settings
 
@@ -303,13 +303,13 @@ class Writer:
             return False
         return True
 
-    def _device_entry(self) -> list[dict[str, Any]]:
+    def _device_entry(self, ruleset: RuleSet) -> list[dict[str, Any]]:
         if self._exists(f"Device/{DEVICE_ID}"):
             return []
         return [
             {
                 "fullUrl": self.client.url(f"Device/{DEVICE_ID}"),
-                "resource": device(),
+                "resource": device(ruleset),
                 "request": {"method": "PUT", "url": f"Device/{DEVICE_ID}"},
             }
         ]
@@ -331,7 +331,8 @@ class Writer:
             entries += self._withdrawn(patient_id, payload, set(keys), now)
             if not entries:
                 return outcome
-            entries = self._device_entry() + entries
+            rulesets = [d.result.ruleset for d in derivation.derived] or [default_ruleset()]
+            entries = self._device_entry(rulesets[0]) + entries
             response = self.client.transaction(
                 {"resourceType": "Bundle", "type": "transaction", "entry": entries}
             )

@@ -45,7 +45,7 @@ from service.fhir.codes import (
 )
 from service.fhir.envelope import Node
 from service.fhir.inbound import SpecimenGroup
-from service.her2 import RULESET, Her2Result, TherapySelection
+from service.her2 import Her2Result, RuleSet, TherapySelection
 from service.her2.catalog import load_catalog
 
 _NAMESPACE: Final = uuid.uuid5(uuid.NAMESPACE_URL, CANONICAL)
@@ -120,13 +120,15 @@ def provenance_id(derived: Derived) -> str:
     """``her2prov-`` + a short hash of key, input versions and rule-set version (section 7)."""
     inputs = sorted(filter(None, (_input_reference(n) for n in derived.group.used)))
     withdrawn = sorted(filter(None, (_input_reference(n) for n in derived.group.withdrawn)))
-    material = "\n".join([derived.key, RULESET.version, *inputs, "-", *withdrawn])
+    ruleset = derived.result.ruleset
+    material = "\n".join([derived.key, ruleset.version, *inputs, "-", *withdrawn])
     return "her2prov-" + hashlib.sha256(material.encode()).hexdigest()[:24]
 
 
 def status_observation(derived: Derived, now: dt.datetime) -> dict[str, Any]:
     """The interpretive HER2 status Observation (contract section 5)."""
     result, group = derived.result, derived.group
+    ruleset = result.ruleset
     status = result.status.value
     value_codings = [_coding(*c) for c in STATUS_CODINGS[status]]
     value_codings.append(_coding(CS_STATUS, status, status.capitalize()))
@@ -143,12 +145,12 @@ def status_observation(derived: Derived, now: dt.datetime) -> dict[str, Any]:
             "coding": [
                 {
                     "system": CS_RULE_SET,
-                    "version": RULESET.version,
-                    "code": RULESET.id,
+                    "version": ruleset.version,
+                    "code": ruleset.id,
                     "display": "her2-status HER2 rule set",
                 }
             ],
-            "text": f"{RULESET.id} {RULESET.version}: " + "; ".join(RULESET.guidelines),
+            "text": f"{ruleset.label}: " + "; ".join(ruleset.guidelines),
         },
     }
     subject = _subject_reference(group)
@@ -269,8 +271,12 @@ def provenance(
     return _validated(Provenance, resource)
 
 
-def device() -> dict[str, Any]:
-    """The service's Device; its version is the rule-set version (contract section 0)."""
+def device(ruleset: RuleSet) -> dict[str, Any]:
+    """The service's Device; its version is the rule-set version (contract section 0).
+
+    Args:
+        ruleset: the rule set of the results written with it.
+    """
     return _validated(
         Device,
         {
@@ -279,8 +285,8 @@ def device() -> dict[str, Any]:
             "status": "active",
             "manufacturer": "her2-status open-source project",
             "deviceName": [{"name": "her2-status", "type": "user-friendly-name"}],
-            "version": [{"value": RULESET.version}],
-            "note": [{"text": f"Rule set {RULESET.id} {RULESET.version}."}],
+            "version": [{"value": ruleset.version}],
+            "note": [{"text": f"Rule set {ruleset.label}."}],
         },
     )
 

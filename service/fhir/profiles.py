@@ -35,7 +35,7 @@ from service.fhir.codes import (
     STATUS_CODINGS,
     Kind,
 )
-from service.her2 import RULESET, ErrorCode, NextStep, Status, load_catalog
+from service.her2 import ErrorCode, NextStep, Status, default_ruleset, load_catalog
 
 IG_VERSION: Final = "0.1.0"
 PUBLISHER: Final = "her2-status open-source project"
@@ -240,7 +240,13 @@ def code_systems() -> list[dict[str, Any]]:
             CS_RULE_SET,
             "HER2 rule set",
             "The rule sets of the service; Coding.version carries the version.",
-            [_concept(RULESET.id, "her2-status HER2 rule set", "; ".join(RULESET.guidelines))],
+            [
+                _concept(
+                    default_ruleset().id,
+                    "her2-status HER2 rule set",
+                    "; ".join(default_ruleset().guidelines),
+                )
+            ],
         ),
     ]
 

@@ -10,6 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from service.her2.ruleset import RuleSet
 
 
 class Site(StrEnum):
@@ -188,15 +192,6 @@ class SpecimenInput:
 
 
 @dataclass(frozen=True)
-class RuleSet:
-    """Identifier and version of the rule set that produced a result."""
-
-    id: str
-    version: str
-    guidelines: tuple[str, ...]
-
-
-@dataclass(frozen=True)
 class RationaleEntry:
     """One rule that fired, with a plain-language sentence quoting the numbers used."""
 
@@ -223,6 +218,9 @@ class Her2Result:
         additional_steps: lower-priority follow-ups that also apply, in priority
             order (e.g. a discordance flag behind a pending recount).
         required_comment: the guideline's mandatory report comment, if any.
+        unusable_inputs: inputs that were present but carried nothing usable and
+            were set aside because the other modality fixes the status whatever
+            they could say (her2-rules.md section 3 item 7), e.g. ``("ish",)``.
     """
 
     status: Status
@@ -238,6 +236,7 @@ class Her2Result:
     error_location: str | None = None
     additional_steps: tuple[NextStep, ...] = field(default=())
     required_comment: str | None = None
+    unusable_inputs: tuple[str, ...] = field(default=())
 
     @property
     def rule_ids(self) -> tuple[str, ...]:

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from service.her2 import IshInput, evaluate
-from service.her2.tables import BREAST_ROWS
+from service.her2 import IshInput, default_ruleset, evaluate
 from tests.helpers import dual, single, spec
 
 P, N, E = "positive", "negative", "equivocal"
@@ -175,8 +174,9 @@ def test_rationale_quotes_the_numbers_and_the_figure() -> None:
 
 
 def test_every_breast_row_is_in_the_table_and_tested() -> None:
-    table_ids = {row.rule_id for row in BREAST_ROWS.values()}
+    table_ids = {row.rule_id for row in default_ruleset().breast.rows}
     assert {f"B{i}" for i in range(1, 29)} <= table_ids
     tested = {row[0] for row in ROWS}
-    # BQ1/BQ2 (qualitative ISH equivocal) are tested in test_qualitative.py.
-    assert table_ids - {"BQ1", "BQ2"} == tested
+    # BQ1/BQ2 (qualitative ISH equivocal) and BQ3 (IHC reported only as Negative) are
+    # tested in test_qualitative.py.
+    assert table_ids - {"BQ1", "BQ2", "BQ3"} == tested

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from service.her2 import IshInput, evaluate
-from service.her2.tables import GASTRO_ROWS
+from service.her2 import IshInput, default_ruleset, evaluate
 from tests.helpers import dual, single, spec
 
 POS = dual("2.5", "5.0", "2.0")
@@ -75,7 +74,7 @@ def test_gastro_dual_probe_without_copies_is_not_incomplete() -> None:
 
 
 def test_every_gastro_row_is_in_the_table_and_tested() -> None:
-    table_ids = {row.rule_id for row in GASTRO_ROWS.values()}
+    table_ids = {row.rule_id for row in default_ruleset().gastroesophageal.rows}
     assert {f"G{i}" for i in range(1, 12)} <= table_ids
     # GQ1-GQ3 (qualitative ISH equivocal) are tested in test_qualitative.py.
     assert table_ids - {"GQ1", "GQ2", "GQ3"} == {row[0] for row in ROWS}

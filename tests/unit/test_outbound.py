@@ -10,7 +10,7 @@ from fhir.resources.R4B.device import Device
 
 from service.fhir import jsonio
 from service.fhir.outbound import device, full_url
-from service.her2 import RULESET
+from service.her2 import default_ruleset
 from service.operation import derive
 from tests.unit.test_golden_fhir import FIXTURES
 
@@ -55,10 +55,10 @@ def test_full_url_is_a_uuid_per_kind_and_key() -> None:
 
 
 def test_device_carries_the_rule_set_version() -> None:
-    resource = device()
+    resource = device(default_ruleset())
     Device.model_validate(resource)
     assert resource["id"] == "her2-status-service"
-    assert resource["version"] == [{"value": RULESET.version}]
+    assert resource["version"] == [{"value": "1.0.0"}]
 
 
 def test_no_list_when_no_agent_applies() -> None:

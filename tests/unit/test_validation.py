@@ -33,7 +33,9 @@ CASES = [
         "ihc0_ultralow_assessed",
     ),
     ("V3-missing", spec(), "missing_data", "obtain_her2_testing", None),
-    ("V3-blank-ish", spec(ish=IshInput()), "missing_data", "obtain_her2_testing", None),
+    # her2-rules.md section 3 item 7: an ISH that is present but carries nothing usable
+    # is incomplete_ish, never "no ISH" (it used to fall through to missing_data).
+    ("V4-blank-ish", spec(ish=IshInput()), "incomplete_ish", "correct_input", "ish"),
     (
         "V4-probe",
         spec(ish=IshInput(probe="triple", her2_cep17_ratio=Decimal(2))),
