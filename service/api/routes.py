@@ -14,9 +14,9 @@ from service.api.logs import note
 from service.api.responses import ACCEPTED_TYPES, fhir_response
 from service.clients.errors import FhirClientError
 from service.fhir import jsonio
+from service.fhir.conformance import capability_statement, operation_definition
 from service.fhir.envelope import EnvelopeError
 from service.fhir.issues import Issue, Severity
-from service.fhir.profiles import capability_statement, operation_definition
 from service.operation import derive
 
 _RESOURCE_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")

@@ -9,11 +9,13 @@ from typing import Any
 
 import pytest
 
+from scripts.build_profiles import PROFILES, expected_files
+from scripts.guide import all_resources, code_systems
 from service.fhir import jsonio
-from service.fhir.build_profiles import PROFILES, expected_files
-from service.fhir.codes import CANONICAL
-from service.fhir.profiles import all_resources, code_systems, operation_definition
-from service.her2 import ErrorCode, NextStep, load_catalog
+from service.fhir.codes import CANONICAL, CS_RULE_SET
+from service.fhir.conformance import operation_definition
+from service.fhir.conformance.header import IG_VERSION
+from service.her2 import ErrorCode, NextStep, default_ruleset, load_catalog
 
 FILES = expected_files()
 GOLDEN = sorted((Path(__file__).resolve().parents[1] / "fixtures" / "expected").glob("*.json"))
@@ -48,6 +50,26 @@ def test_code_systems_cover_the_rules_vocabularies() -> None:
     assert _concepts("/her2-next-step") == {s.value for s in NextStep}
     assert _concepts("/her2-input-error") == {e.value for e in ErrorCode}
     assert _concepts("/her2-therapy-class") == set(load_catalog().classes)
+
+
+def test_rule_set_code_system_publishes_the_rule_set_version() -> None:
+    system = next(cs for cs in code_systems() if cs["url"] == CS_RULE_SET)
+    assert system["version"] == default_ruleset().version
+    assert [c["code"] for c in system["concept"]] == [default_ruleset().id]
+    # The other resources keep the guide's version.
+    others = {r["version"] for r in all_resources().values() if r["url"] != CS_RULE_SET}
+    assert others == {IG_VERSION}
+
+
+def test_outputs_cite_the_published_rule_set_version() -> None:
+    published = jsonio.loads(FILES["CodeSystem-her2-rule-set.json"])["version"]
+    cited = {
+        (coding["code"], coding.get("version"))
+        for path in GOLDEN
+        for coding in _find(json.loads(path.read_text()), ("system", "code"))
+        if coding["system"] == CS_RULE_SET
+    }
+    assert cited == {(default_ruleset().id, published)}
 
 
 def _find(node: Any, keys: tuple[str, ...]) -> list[dict[str, Any]]:

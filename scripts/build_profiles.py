@@ -2,7 +2,8 @@
 
 Run through ``scripts/build-profiles [--check]``.  The examples are real outputs
 of the service on ``tests/fixtures/inputs/breast-ihc2-dual-separate.json`` (for the
-inputs, two of its Observations), tagged with their profile.
+inputs, two of its Observations), tagged with their profile.  This tool reads the
+test fixtures and runs a derivation, which is why it lives outside ``service/``.
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from scripts.guide import all_resources
 from service.fhir import jsonio
 from service.fhir.codes import CANONICAL
-from service.fhir.profiles import all_resources
 from service.operation import derive
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 PROFILES = ROOT / "fhir_profiles"
 EXAMPLE_INPUT = ROOT / "tests" / "fixtures" / "inputs" / "breast-ihc2-dual-separate.json"
 EXAMPLE_TIME = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
