@@ -32,6 +32,7 @@ from service.fhir.codes import (
 from service.fhir.envelope import Envelope, Node, read_envelope, reference_key
 from service.fhir.issues import Issue, Severity
 from service.her2 import IshInput, PriorResult, Site, SpecimenInput
+from service.her2.inputs import date_from, ihc_call_from, ihc_score_from, ish_from, prior_from
 
 USABLE_FINAL: Final = frozenset({"final", "amended", "corrected"})
 USABLE_PRELIMINARY: Final = frozenset({"preliminary", "unknown"})
@@ -573,7 +574,8 @@ class _IshParts:
         )
 
     def to_input(self) -> IshInput:
-        return IshInput(
+        # The typed boundary: each reported value is converted once, here.
+        return ish_from(
             probe=self.probe,
             her2_cep17_ratio=self.ratio,
             avg_her2_copies=self.her2,
@@ -845,16 +847,16 @@ def _assemble(reader: _Reader, subject: str | None, key: str, facts: list[Fact])
     times = [f for f in facts if f.effective is not None]
     latest = max(times, key=lambda f: f.sort_key).effective_text if times else None
     spec = SpecimenInput(
-        site=site.value if site else None,
-        ihc_score=ihc.score,
+        site=site,
+        ihc_score=ihc_score_from(ihc.score),
         ihc0_ultralow_assessed=ihc.assessed,
-        ihc_call=ihc.call,
+        ihc_call=ihc_call_from(ihc.call),
         ihc_final=final,
         ihc_same_specimen=same_tissue,
         ish=ish_inputs.get(False),
         ish_recount=ish_inputs.get(True),
         assay_failed=all_failed,
-        collected=latest,
+        collected=date_from(latest),
     )
     return SpecimenGroup(
         subject=subject,
@@ -879,7 +881,7 @@ def _prior(fact: Fact) -> PriorResult | None:
     statuses = answers & {Answer.POSITIVE, Answer.NEGATIVE, Answer.EQUIVOCAL, Answer.INDETERMINATE}
     if len(statuses) != 1:
         return None
-    return PriorResult(status=statuses.pop().value, date=fact.effective_text)
+    return prior_from(status=statuses.pop().value, date=fact.effective_text)
 
 
 def read_inputs(

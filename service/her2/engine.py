@@ -16,6 +16,8 @@ from service.her2.gastro import derive_gastro, derive_other
 from service.her2.model import (
     ErrorCode,
     Her2Result,
+    Invalid,
+    IshInput,
     NextStep,
     PriorResult,
     RationaleEntry,
@@ -59,7 +61,7 @@ def _status_fixed_by_ihc(ihc: Ihc, site: Site, ruleset: RuleSet) -> bool:
 
 
 def _read_ish_or_set_aside(
-    raw: object, path: str, site: Site, ihc: Ihc, draft: Draft
+    raw: IshInput | Invalid, path: str, site: Site, ihc: Ihc, draft: Draft
 ) -> Ish | None:
     """Validate one ISH; one that carries nothing usable is set aside only when moot."""
     try:
@@ -203,7 +205,7 @@ def evaluate(specimen: SpecimenInput, ruleset: RuleSet | None = None) -> Her2Res
     draft = draft_for(specimen, ruleset or default_ruleset())
     priors: tuple[PriorResult, ...] = ()
     if isinstance(specimen, SpecimenInput) and draft.error is None:
-        priors = specimen.prior_results if isinstance(specimen.prior_results, tuple) else ()
+        priors = specimen.prior_results
     return finish(draft, priors)
 
 

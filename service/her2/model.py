@@ -1,16 +1,21 @@
 """Domain types of the HER2 rules engine (her2-rules.md sections 1, 2, 8, 9 and 11).
 
-Inputs are deliberately typed loosely (``object``): they arrive from lenient
-readers of real-world FHIR data, and the rules package must turn *any* value
-into a result (an ``error`` code for bad input) rather than raise.  Outputs are
-strict: enums, ``bool | None`` for true/false/unknown, ``Decimal`` numbers.
+Inputs are typed: readers convert reported values once, at the boundary
+(``service.her2.inputs``), into enums, ``Decimal``, ``int``, ``bool``, a
+``Bound`` for a legacy bounded ratio, or an :class:`Invalid` marker that the
+rules report as an input error.  Outputs are strict too: enums, ``bool | None``
+for true/false/unknown, ``Decimal`` numbers.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
+from decimal import Decimal
 from enum import StrEnum
 from typing import TYPE_CHECKING
+
+from service.her2.numbers import Bound
 
 if TYPE_CHECKING:
     from service.her2.ruleset import RuleSet
@@ -109,30 +114,47 @@ class InterpretationStatus(StrEnum):
 
 
 @dataclass(frozen=True)
+class Invalid:
+    """A reported value that could not be read as its field's type.
+
+    Readers put it where the value was, so that the rules report it in the order
+    of her2-rules.md section 3 (first hit wins) with its location.  ``detail``
+    says what is wrong in words that never quote the value.
+
+    Attributes:
+        error: ``invalid_type``, ``invalid_vocabulary`` or ``invalid_value``.
+        detail: e.g. ``"not a number"``.
+    """
+
+    error: ErrorCode
+    detail: str
+
+
+@dataclass(frozen=True)
 class IshInput:
     """One ISH count as reported (her2-rules.md section 1, ``ish`` / ``ish_recount``).
 
+    Build it from reported values with :func:`service.her2.inputs.ish_from`.
+
     Attributes:
-        probe: ``"dual"`` or ``"single"``; when absent, dual if a ratio or a CEP17
-            average is present, otherwise single (fhir-contract.md section 1).
-        her2_cep17_ratio: ``Decimal``, ``int`` or a numeric string.  A legacy text
-            such as ``"greater than 2.2"`` is read as the lab call it implies, only
-            when that is unambiguous (her2-rules.md section 5.3).
+        probe: dual or single; when absent, dual if a ratio or a CEP17 average is
+            present, otherwise single (fhir-contract.md section 1).
+        her2_cep17_ratio: the reported ratio, or a legacy bounded text read as a
+            :class:`~service.her2.numbers.Bound` (her2-rules.md section 5.3).
         avg_her2_copies: average HER2 signals per cell.
         avg_cep17_copies: average CEP17 signals per cell (dual-probe only).
-        cells_counted: number of cells counted (integer).
-        lab_call: the lab's qualitative call: ``amplified``, ``not-amplified`` or
-            ``equivocal``.
+        cells_counted: number of cells counted.
+        lab_call: the lab's qualitative call.
         final: False when the source result is not final/amended/corrected.
     """
 
-    probe: object = None
-    her2_cep17_ratio: object = None
-    avg_her2_copies: object = None
-    avg_cep17_copies: object = None
-    cells_counted: object = None
-    lab_call: object = None
-    final: object = True
+    probe: Probe | Invalid | None = None
+    her2_cep17_ratio: Decimal | Bound | Invalid | None = None
+    avg_her2_copies: Decimal | Invalid | None = None
+    avg_cep17_copies: Decimal | Invalid | None = None
+    cells_counted: int | Invalid | None = None
+    lab_call: IshCall | Invalid | None = None
+    final: bool | Invalid = True
 
 
 @dataclass(frozen=True)
@@ -140,7 +162,7 @@ class PriorResult:
     """An earlier specimen's result, used only for the heterogeneity flag (section 10).
 
     Attributes:
-        status: that specimen's HER2 status.
+        status: that specimen's HER2 status (Invalid: it is ignored).
         her2_low: its HER2-low class when known.
         ultralow: its HER2-ultralow class when known.
         ihc_score: its IHC score, used for the class when the flags are absent.
@@ -148,46 +170,46 @@ class PriorResult:
         specimen: a non-identifying label (e.g. ``core_biopsy_primary``).
     """
 
-    status: object = None
-    her2_low: object = None
-    ultralow: object = None
-    ihc_score: object = None
-    date: object = None
-    specimen: object = None
+    status: Status | Invalid | None = None
+    her2_low: bool | None = None
+    ultralow: bool | None = None
+    ihc_score: IhcScore | None = None
+    date: str | None = None
+    specimen: str | None = None
 
 
 @dataclass(frozen=True)
 class SpecimenInput:
     """Everything known about one specimen (her2-rules.md section 1).
 
+    Build it from reported values with :func:`service.her2.inputs.specimen_from`.
+
     Attributes:
-        site: ``breast``, ``gastroesophageal``, ``other``, or None when unknown.
-        ihc_score: ``0``, ``0-ultralow``, ``1+``, ``2+``, ``3+`` or None; other text
-            is ``invalid_vocabulary``, a value that is not text ``invalid_type``.
+        site: breast, gastroesophageal, other, or None when unknown.
+        ihc_score: the IHC score, or None.
         ihc0_ultralow_assessed: False for an IHC 0 that did not separate null from
             ultralow.
-        ihc_call: a qualitative-only IHC result (``positive``/``equivocal``/
-            ``negative``) when no score was reported; any other answer makes the IHC
-            unusable (treated as absent, with a warning).
+        ihc_call: a qualitative-only IHC result when no score was reported; an
+            Invalid answer makes the IHC unusable (treated as absent, with a note).
         ihc_final: False when the IHC result is not final/amended/corrected.
         ish: the ISH count, if any.
         ish_recount: the blinded second-observer recount, if any.
         ihc_same_specimen: False when the IHC was not done on the ISH tissue.
         assay_failed: True when the lab reported a technical failure.
-        collected: ISO date of the specimen, used to order several specimens.
+        collected: date of the specimen, used to order several specimens.
         prior_results: earlier specimens' results (section 10).
     """
 
-    site: object = None
-    ihc_score: object = None
-    ihc0_ultralow_assessed: object = True
-    ihc_call: object = None
-    ihc_final: object = True
-    ish: IshInput | None = None
-    ish_recount: IshInput | None = None
-    ihc_same_specimen: object = True
-    assay_failed: object = False
-    collected: object = None
+    site: Site | Invalid | None = None
+    ihc_score: IhcScore | Invalid | None = None
+    ihc0_ultralow_assessed: bool | Invalid = True
+    ihc_call: IhcCall | Invalid | None = None
+    ihc_final: bool | Invalid = True
+    ish: IshInput | Invalid | None = None
+    ish_recount: IshInput | Invalid | None = None
+    ihc_same_specimen: bool | Invalid = True
+    assay_failed: bool | Invalid = False
+    collected: dt.date | None = None
     prior_results: tuple[PriorResult, ...] = ()
 
 

@@ -9,7 +9,7 @@ Comparisons of a derived ratio against a threshold never divide: ``her2 / cep17
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import MAX_EMAX, MIN_EMIN, Decimal, Inexact, localcontext
 from enum import StrEnum
 
@@ -171,6 +171,7 @@ class Bound:
 
     comparator: str  # one of ">", ">=", "<", "<="
     limit: Decimal
+    text: str = field(default="", compare=False)  # as reported, for the rationale
 
     def side_of(self, threshold: Decimal) -> Side | None:
         """The side of ``threshold`` this bound guarantees, or None when it does not."""
@@ -224,5 +225,5 @@ def parse_bound(text: str) -> Bound | None:
             parsed = parse_decimal(rest) if _PLAIN_DECIMAL.fullmatch(rest) else Parsed(None)
             if parsed.value is None:
                 return None
-            return Bound(comparator, parsed.value)
+            return Bound(comparator, parsed.value, text)
     return None

@@ -11,14 +11,15 @@ from collections.abc import Sequence
 from service.her2.draft import Draft
 from service.her2.model import (
     Her2Result,
+    IhcScore,
     InterpretationStatus,
+    Invalid,
     NextStep,
     PriorResult,
     Site,
     Status,
 )
 from service.her2.ruleset import RuleSet
-from service.her2.validation import norm_token
 
 
 def ordered(steps: Sequence[NextStep], ruleset: RuleSet) -> list[NextStep]:
@@ -35,9 +36,11 @@ def is_final(draft: Draft, steps: Sequence[NextStep]) -> bool:
     )
 
 
-def _class_of(status: object, her2_low: object, ultralow: object, ihc_score: object) -> str | None:
+def _class_of(
+    status: Status, her2_low: bool | None, ultralow: bool | None, ihc_score: IhcScore | None
+) -> str | None:
     """HER2-low / ultralow / null class of a breast negative, or None when unknown."""
-    if status != Status.NEGATIVE.value:
+    if status is not Status.NEGATIVE:
         return None
     if her2_low is True:
         return "HER2-low"
@@ -45,38 +48,34 @@ def _class_of(status: object, her2_low: object, ultralow: object, ihc_score: obj
         return "HER2-ultralow"
     if her2_low is False and ultralow is False:
         return "HER2-0"
-    token = norm_token(ihc_score)
     return {
         "1+": "HER2-low",
         "2+": "HER2-low",
         "0-ultralow": "HER2-ultralow",
         "0": "HER2-0",
-    }.get(token or "")
+    }.get(ihc_score.value if ihc_score else "")
 
 
 def heterogeneity(draft: Draft, priors: Sequence[PriorResult]) -> None:
     """her2-rules.md section 10: flag a final result that differs from an earlier one."""
     # Only resolved results are compared: a failed assay or a pending equivocal is
     # not a biological difference between specimens (project choice, README).
-    resolved = (Status.POSITIVE.value, Status.NEGATIVE.value)
-    if draft.status.value not in resolved:
+    resolved = (Status.POSITIVE, Status.NEGATIVE)
+    if draft.status not in resolved:
         return
     if not is_final(draft, draft.steps):
         return
-    mine = _class_of(draft.status.value, draft.her2_low, draft.ultralow, None)
+    mine = _class_of(draft.status, draft.her2_low, draft.ultralow, None)
     for prior in priors:
-        if not isinstance(prior, PriorResult):
-            draft.note("H0", "An earlier result is not in a readable form; it is ignored.")
-            continue
-        prior_status = norm_token(prior.status)
-        if prior_status not in {s.value for s in Status}:
+        prior_status = prior.status
+        if prior_status is None or isinstance(prior_status, Invalid):
             draft.note("H0", "An earlier result has no valid status; it is ignored.")
             continue
         if prior_status not in resolved:
             continue
-        when = f" of {prior.date}" if isinstance(prior.date, str) else ""
-        if prior_status != draft.status.value:
-            difference = f"was {prior_status}, this specimen is {draft.status.value}"
+        when = f" of {prior.date}" if prior.date else ""
+        if prior_status is not draft.status:
+            difference = f"was {prior_status.value}, this specimen is {draft.status.value}"
         else:
             theirs = _class_of(prior_status, prior.her2_low, prior.ultralow, prior.ihc_score)
             if draft.site is not Site.BREAST or None in (mine, theirs) or mine == theirs:

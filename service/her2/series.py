@@ -6,26 +6,12 @@ one's heterogeneity check looks at the others' results.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
 
 from service.her2.engine import draft_for
 from service.her2.model import Her2Result, PriorResult, SpecimenInput
 from service.her2.priority import finish
 from service.her2.ruleset import RuleSet, default_ruleset
-
-
-def _collected(raw: object) -> dt.date | None:
-    if isinstance(raw, dt.datetime):
-        return raw.date()
-    if isinstance(raw, dt.date):
-        return raw
-    if isinstance(raw, str):
-        try:
-            return dt.date.fromisoformat(raw.strip()[:10])
-        except ValueError:
-            return None
-    return None
 
 
 def evaluate_series(
@@ -51,7 +37,7 @@ def evaluate_series(
     alone = [finish(d.copy(), ()) for d in drafts]
     if len(specimens) < 2:
         return alone
-    dates = [_collected(s.collected) if isinstance(s, SpecimenInput) else None for s in specimens]
+    dates = [s.collected if isinstance(s, SpecimenInput) else None for s in specimens]
     known = [d for d in dates if d is not None]
     latest = max(known) if known else None
     results = list(alone)
@@ -62,7 +48,7 @@ def evaluate_series(
             continue
         others = tuple(
             PriorResult(
-                status=other.status.value,
+                status=other.status,
                 her2_low=other.her2_low,
                 ultralow=other.ultralow,
                 date=None if when is None else when.isoformat(),
@@ -70,8 +56,7 @@ def evaluate_series(
             for j, (other, when) in enumerate(zip(alone, dates, strict=True))
             if j != index and other.error is None
         )
-        priors = spec.prior_results if isinstance(spec.prior_results, tuple) else ()
-        results[index] = finish(drafts[index], priors + others)
+        results[index] = finish(drafts[index], spec.prior_results + others)
     return results
 
 

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from decimal import Decimal
+from typing import cast
 
 from service.her2.draft import Draft, InputError, NothingUsable
 from service.her2.model import (
     ErrorCode,
     IhcCall,
     IhcScore,
+    Invalid,
     IshCall,
     IshInput,
     NextStep,
@@ -24,14 +26,9 @@ from service.her2.model import (
 )
 from service.her2.numbers import (
     Bound,
-    NumberProblem,
-    Parsed,
     Side,
     describe,
     describe_quotient,
-    parse_bound,
-    parse_count,
-    parse_decimal,
     ratio_at_least,
     within_relative_tolerance,
 )
@@ -135,166 +132,101 @@ class Ish:
 # --- reading and validating (her2-rules.md section 3) ------------------------
 
 
-def norm_token(raw: object) -> str | None:
-    """Text without spaces, lower case; None for anything that is not text."""
-    if not isinstance(raw, str):
-        return None
-    return "".join(raw.split()).lower()
+def _reject(rule_id: str, location: str, value: Invalid) -> InputError:
+    return InputError(rule_id, value.error, location, f"{location} is {value.detail}.")
 
 
-def _require_bool(raw: object, location: str) -> bool:
-    if not isinstance(raw, bool):
+def _flag(raw: bool | Invalid, rule_id: str, location: str) -> bool:
+    if isinstance(raw, Invalid):
+        raise _reject(rule_id, location, raw)
+    return raw
+
+
+def _finite(raw: Decimal | Invalid | None, location: str) -> Decimal | None:
+    if isinstance(raw, Invalid):
+        raise _reject("V4", location, raw)
+    if raw is not None and not raw.is_finite():
+        # A reader that built a Decimal itself may hand over NaN or infinity.
         raise InputError(
-            "V2", ErrorCode.INVALID_TYPE, location, f"{location} must be true or false."
+            "V4", ErrorCode.INVALID_VALUE, location, f"{location} is not a finite number."
         )
     return raw
 
 
-def read_site(raw: object) -> Site | None:
+def read_site(raw: Site | Invalid | None) -> Site | None:
     """The tumour site, or None when unknown (her2-rules.md section 1)."""
-    if raw is None:
-        return None
-    token = norm_token(raw)
-    for site in Site:
-        if token == site.value:
-            return site
-    raise InputError(
-        "V2",
-        ErrorCode.INVALID_VOCABULARY,
-        "site",
-        "The tumour site is not one of breast, gastroesophageal or other.",
-    )
+    if isinstance(raw, Invalid):
+        raise _reject("V2", "site", raw)
+    return raw
 
 
 def read_ihc(spec: SpecimenInput, draft: Draft) -> Ihc:
     """Validate the IHC (section 3 item 2; qualitative calls, section 5.3)."""
-    assessed = _require_bool(spec.ihc0_ultralow_assessed, "ihc0_ultralow_assessed")
-    same = _require_bool(spec.ihc_same_specimen, "ihc_same_specimen")
-    if not _require_bool(spec.ihc_final, "ihc_final"):
+    assessed = _flag(spec.ihc0_ultralow_assessed, "V2", "ihc0_ultralow_assessed")
+    same = _flag(spec.ihc_same_specimen, "V2", "ihc_same_specimen")
+    if not _flag(spec.ihc_final, "V2", "ihc_final"):
         draft.inputs_final = False
-    score: IhcScore | None = None
-    if spec.ihc_score is not None and not isinstance(spec.ihc_score, str):
-        # A value of the wrong type (e.g. a number where a score is coded, or an
-        # unreadable HER2 entry passed on by the FHIR reader) fails closed.
-        raise InputError(
-            "V2", ErrorCode.INVALID_TYPE, "ihc_score", "The IHC score is not a coded score."
-        )
-    if spec.ihc_score is not None:
-        token = norm_token(spec.ihc_score)
-        score = next((s for s in IhcScore if s.value == token), None)
-        if score is None:
-            raise InputError(
-                "V2",
-                ErrorCode.INVALID_VOCABULARY,
-                "ihc_score",
-                "The IHC score is not one of 0, 0-ultralow, 1+, 2+, 3+ "
-                "(the 2018 scale has no other values).",
-            )
+    if isinstance(spec.ihc_score, Invalid):
+        raise _reject("V2", "ihc_score", spec.ihc_score)
+    score = spec.ihc_score
     call: IhcCall | None = None
-    if spec.ihc_call is not None:
-        token = norm_token(spec.ihc_call)
-        call = next((c for c in IhcCall if c.value == token), None)
-        if call is None:
+    if isinstance(spec.ihc_call, Invalid):
+        draft.note(
+            "Q2",
+            "her2-rules.md section 5.3: the IHC answer is not a score and not "
+            "Positive/Equivocal/Negative; it is not a usable IHC result and is "
+            "treated as absent.",
+        )
+    elif spec.ihc_call is not None and score is not None:
+        expected = {
+            IhcCall.POSITIVE: {IhcScore.THREE},
+            IhcCall.EQUIVOCAL: {IhcScore.TWO},
+            IhcCall.NEGATIVE: set(LOW_SCORES),
+        }[spec.ihc_call]
+        if score not in expected:
+            draft.steps.append(NextStep.PATHOLOGIST_REVIEW_DISCORDANCE)
             draft.note(
-                "Q2",
-                "her2-rules.md section 5.3: the IHC answer is not a score and not "
-                "Positive/Equivocal/Negative; it is not a usable IHC result and is "
-                "treated as absent.",
+                "D2",
+                f"The IHC score {score.value} governs, but the lab's call "
+                f"'{spec.ihc_call.value}' contradicts it: pathologist review.",
             )
-        elif score is not None:
-            expected = {
-                IhcCall.POSITIVE: {IhcScore.THREE},
-                IhcCall.EQUIVOCAL: {IhcScore.TWO},
-                IhcCall.NEGATIVE: set(LOW_SCORES),
-            }[call]
-            if score not in expected:
-                draft.steps.append(NextStep.PATHOLOGIST_REVIEW_DISCORDANCE)
-                draft.note(
-                    "D2",
-                    f"The IHC score {score.value} governs, but the lab's call "
-                    f"'{call.value}' contradicts it: pathologist review.",
-                )
-            call = None
-        else:
-            draft.note(
-                "Q2",
-                f"her2-rules.md section 5.3: IHC reported only as {call.value}, without "
-                "a score; it counts as "
-                + {"positive": "3+", "equivocal": "2+", "negative": "0 or 1+"}[call.value]
-                + ", and HER2-low/ultralow stay unknown.",
-            )
+    elif spec.ihc_call is not None:
+        call = spec.ihc_call
+        draft.note(
+            "Q2",
+            f"her2-rules.md section 5.3: IHC reported only as {call.value}, without "
+            "a score; it counts as "
+            + {"positive": "3+", "equivocal": "2+", "negative": "0 or 1+"}[call.value]
+            + ", and HER2-low/ultralow stay unknown.",
+        )
     return Ihc(score, call, assessed, same)
 
 
-def _number(parsed: Parsed, location: str) -> Decimal | None:
-    if parsed.problem is NumberProblem.NOT_FINITE:
-        raise InputError(
-            "V4", ErrorCode.INVALID_VALUE, location, f"{location} is not a finite number."
-        )
-    if parsed.problem is not None:
-        kind = "a whole number" if parsed.problem is NumberProblem.NOT_INTEGER else "a number"
-        raise InputError("V4", ErrorCode.INVALID_TYPE, location, f"{location} is not {kind}.")
-    return parsed.value
-
-
-def read_ish(raw: object, path: str, site: Site | None, draft: Draft) -> Ish:
-    """Validate one ISH count in the order of her2-rules.md section 3.4."""
-    if not isinstance(raw, IshInput):
-        raise InputError("V4", ErrorCode.INVALID_TYPE, path, f"{path} is not an ISH result.")
-    if raw.final is not True:
-        if not isinstance(raw.final, bool):
-            raise InputError(
-                "V4", ErrorCode.INVALID_TYPE, f"{path}.final", f"{path}.final must be a boolean."
-            )
+def read_ish(raw: IshInput | Invalid, path: str, site: Site | None, draft: Draft) -> Ish:
+    """Validate one ISH count in the order of her2-rules.md section 3 item 4."""
+    if isinstance(raw, Invalid):
+        raise _reject("V4", path, raw)
+    if not _flag(raw.final, "V4", f"{path}.final"):
         draft.inputs_final = False
+    if isinstance(raw.probe, Invalid):
+        raise _reject("V4", f"{path}.probe", raw.probe)
+    probe = raw.probe
+    if isinstance(raw.lab_call, Invalid):
+        raise _reject("V4", f"{path}.lab_call", raw.lab_call)
+    call = raw.lab_call
+    call_source = None if call is None else "the lab's call"
 
-    probe: Probe | None = None
-    if raw.probe is not None:
-        token = norm_token(raw.probe)
-        probe = next((p for p in Probe if token in (p.value, f"{p.value}-probe")), None)
-        if probe is None:
-            raise InputError(
-                "V4",
-                ErrorCode.INVALID_VOCABULARY,
-                f"{path}.probe",
-                f"{path}.probe is neither dual nor single.",
-            )
-    call: IshCall | None = None
-    call_source: str | None = None
-    if raw.lab_call is not None and not isinstance(raw.lab_call, str):
-        raise InputError(
-            "V4", ErrorCode.INVALID_TYPE, f"{path}.lab_call", f"{path}.lab_call is not a call."
-        )
-    if raw.lab_call is not None:
-        token = (norm_token(raw.lab_call) or "").replace("_", "-")
-        call = next((c for c in IshCall if c.value == token), None)
-        if call is None:
-            raise InputError(
-                "V4",
-                ErrorCode.INVALID_VOCABULARY,
-                f"{path}.lab_call",
-                f"{path}.lab_call is not amplified, not-amplified or equivocal.",
-            )
-        call_source = "the lab's call"
-
-    # Non-numeric values (invalid_type), with the legacy ratio text of section 5.3.
-    bound: Bound | None = None
-    raw_ratio = raw.her2_cep17_ratio
-    ratio_parsed = parse_decimal(raw_ratio)
-    if isinstance(raw_ratio, str) and ratio_parsed.problem is NumberProblem.NOT_NUMERIC:
-        bound = parse_bound(raw_ratio)
-        if bound is None:
-            raise InputError(
-                "V4",
-                ErrorCode.INVALID_TYPE,
-                f"{path}.her2_cep17_ratio",
-                f"{path}.her2_cep17_ratio is neither a number nor a bounded value.",
-            )
-        ratio_parsed = Parsed(None)
-    ratio = _number(ratio_parsed, f"{path}.her2_cep17_ratio")
-    her2 = _number(parse_decimal(raw.avg_her2_copies), f"{path}.avg_her2_copies")
-    cep17 = _number(parse_decimal(raw.avg_cep17_copies), f"{path}.avg_cep17_copies")
-    cells = _number(parse_count(raw.cells_counted), f"{path}.cells_counted")
+    # A legacy bounded text is not a number: it may imply a call (section 5.3).
+    bound = raw.her2_cep17_ratio if isinstance(raw.her2_cep17_ratio, Bound) else None
+    ratio = _finite(
+        None if bound is not None else cast("Decimal | Invalid | None", raw.her2_cep17_ratio),
+        f"{path}.her2_cep17_ratio",
+    )
+    her2 = _finite(raw.avg_her2_copies, f"{path}.avg_her2_copies")
+    cep17 = _finite(raw.avg_cep17_copies, f"{path}.avg_cep17_copies")
+    if isinstance(raw.cells_counted, Invalid):
+        raise _reject("V4", f"{path}.cells_counted", raw.cells_counted)
+    cells = None if raw.cells_counted is None else Decimal(raw.cells_counted)
 
     for name, value in (
         ("her2_cep17_ratio", ratio),
@@ -361,8 +293,8 @@ def read_ish(raw: object, path: str, site: Site | None, draft: Draft) -> Ish:
             where = f"≥ {cut}" if side is Side.AT_OR_ABOVE else f"< {cut}"
             draft.note(
                 "Q1",
-                f"her2-rules.md section 5.3: the legacy ratio text '{raw_ratio}' (read as "
-                f"'{bound}') is not a number; "
+                "her2-rules.md section 5.3: the legacy ratio text "
+                f"'{bound.text or bound}' (read as '{bound}') is not a number; "
                 f"it unambiguously puts the ratio {where}, read as the call "
                 f"'{implied.value}'.",
             )
@@ -374,7 +306,7 @@ def read_ish(raw: object, path: str, site: Site | None, draft: Draft) -> Ish:
                     f"'{bound}': pathologist review.",
                 )
             else:
-                call, call_source = implied, f"the legacy ratio text '{raw_ratio}'"
+                call, call_source = implied, f"the legacy ratio text '{bound.text or bound}'"
 
     found = Ish(probe, ratio, her2, cep17, cells, call, call_source)
     if not found.quantitative:
@@ -432,7 +364,6 @@ __all__ = [
     "LOW_SCORES",
     "Ihc",
     "Ish",
-    "norm_token",
     "read_ihc",
     "read_ish",
     "read_site",

@@ -10,11 +10,18 @@ import pytest
 
 from service.fhir.codes import LOINC, LOINC_OID, SNOMED, CodeMap, CodeMapError
 from service.fhir.envelope import EnvelopeError
-from service.fhir.inbound import MALFORMED, read_inputs
+from service.fhir.inbound import read_inputs
 from service.fhir.issues import Severity
+from service.her2 import ErrorCode, Invalid, IshInput
+from service.her2.inputs import NOT_A_CODE
+from service.her2.numbers import Bound
 from service.operation import derive
 
 NOW = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
+
+VOCABULARY = "not one of 0, 0-ultralow, 1+, 2+, 3+"
+# A value that does not fit its code reaches the rules as invalid_type (fails closed).
+NOT_A_NUMBER = Invalid(ErrorCode.INVALID_TYPE, "not a number")
 
 
 def obs(
@@ -138,10 +145,12 @@ def test_her2_related_non_ihc_ish_codes_are_never_used(code: str) -> None:
         ({"valueString": "0"}, "0", False),
         ({"valueInteger": 3}, "3+", True),
         ({"valueInteger": 0}, "0", False),
-        ({"valueInteger": 4}, "4", True),
+        ({"valueInteger": 4}, Invalid(ErrorCode.INVALID_VOCABULARY, VOCABULARY), True),
     ],
 )
-def test_ihc_string_and_integer_values(value: dict[str, Any], score: str, assessed: bool) -> None:
+def test_ihc_string_and_integer_values(
+    value: dict[str, Any], score: object, assessed: bool
+) -> None:
     spec = one_spec(bundle(obs("i", "18474-7", **value)))
     assert (spec.ihc_score, spec.ihc0_ultralow_assessed) == (score, assessed)
 
@@ -158,7 +167,7 @@ def test_ihc_zero_with_null_coding_is_assessed() -> None:
 
 
 def test_ihc_of_wrong_type_fails_closed() -> None:
-    assert one_spec(bundle(obs("i", "18474-7", **qty("2")))).ihc_score is MALFORMED
+    assert one_spec(bundle(obs("i", "18474-7", **qty("2")))).ihc_score == NOT_A_CODE
     derivation = derive(bundle(obs("i", "18474-7", **qty("2"))), NOW)
     assert not derivation.usable
     assert [i.input_error for i in derivation.issues if i.input_error] == ["invalid_type"]
@@ -213,18 +222,18 @@ def test_failed_ihc_with_valid_ish_keeps_the_ish() -> None:
 
 def test_comparator_ratio_is_a_bound() -> None:
     spec = one_spec(bundle(obs("r", "49683-6", **qty("2.2", comparator=">"))))
-    assert spec.ish.her2_cep17_ratio == "> 2.2"
+    assert spec.ish.her2_cep17_ratio == Bound(">", Decimal("2.2"))
 
 
 def test_copy_number_bound_fails_closed() -> None:
     spec = one_spec(bundle(obs("h", "74860-8", **qty("6", comparator=">"))))
-    assert spec.ish.avg_her2_copies is MALFORMED
+    assert spec.ish.avg_her2_copies == NOT_A_NUMBER
 
 
 @pytest.mark.parametrize("unit", ["%", "mg", "ng/mL"])
 def test_unit_that_does_not_fit_the_code_fails_closed(unit: str) -> None:
     spec = one_spec(bundle(obs("r", "49683-6", **qty("2.4", unit))))
-    assert spec.ish.her2_cep17_ratio is MALFORMED
+    assert spec.ish.her2_cep17_ratio == NOT_A_NUMBER
 
 
 def test_value_ratio_is_divided_exactly() -> None:
@@ -242,7 +251,7 @@ def test_value_ratio_zero_denominator_is_invalid_value() -> None:
 def test_copy_number_as_coded_value_fails_closed() -> None:
     concept = {"coding": [{"system": LOINC, "code": "LA6576-8"}]}
     spec = one_spec(bundle(obs("h", "74860-8", valueCodeableConcept=concept)))
-    assert spec.ish.avg_her2_copies is MALFORMED
+    assert spec.ish.avg_her2_copies == NOT_A_NUMBER
 
 
 @pytest.mark.parametrize(
@@ -296,7 +305,7 @@ def test_panel_member_reference_forms(member_ref: str) -> None:
     reading = read_inputs(payload)
     assert len(reading.groups) == 1
     ish = reading.groups[0].spec.ish
-    assert ish is not None
+    assert isinstance(ish, IshInput)
     assert ish.her2_cep17_ratio == Decimal("2.4")
 
 

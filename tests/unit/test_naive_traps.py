@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from service.her2 import IshInput, PriorResult, evaluate, evaluate_series
+from service.her2 import evaluate, evaluate_series
+from service.her2.inputs import ish_from, prior_from
 from tests.helpers import dual, single, spec
 
 
@@ -78,7 +79,7 @@ def test_ultralow_not_assumed_for_legacy_ihc_0() -> None:
 
 
 def test_no_floats_near_two() -> None:
-    float_ratio = IshInput(probe="dual", her2_cep17_ratio=1.9999999999999998)
+    float_ratio = ish_from(probe="dual", her2_cep17_ratio=1.9999999999999998)
     assert evaluate(spec("gastroesophageal", "2+", ish=float_ratio)).error == "invalid_type"
     exact = dual("1.9999999999999998", None, None)
     assert evaluate(spec("gastroesophageal", "2+", ish=exact)).status == "negative"
@@ -100,5 +101,5 @@ def test_newest_result_does_not_silently_override_older_specimens() -> None:
     )
     assert results[0].status == "positive"  # the older specimen keeps its own result
     assert results[1].next_step == "clinician_review_heterogeneity"
-    direct = evaluate(spec("breast", "1+", prior_results=(PriorResult(status="positive"),)))
+    direct = evaluate(spec("breast", "1+", prior_results=(prior_from(status="positive"),)))
     assert direct.next_step == "clinician_review_heterogeneity"

@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from service.her2 import IshInput, PriorResult, SpecimenInput, evaluate, evaluate_series
+from service.her2.inputs import ish_from, specimen_from
 
 SCORES = ["0", "0-ultralow", "1+", "2+", "3+"]
 garbage = st.one_of(
@@ -25,7 +26,7 @@ positive_decimals = st.decimals(min_value=Decimal("0.01"), max_value=Decimal(40)
 
 @st.composite
 def ish_records(draw: st.DrawFn, values: st.SearchStrategy[object] = garbage) -> IshInput:
-    return IshInput(
+    return ish_from(
         probe=draw(values),
         her2_cep17_ratio=draw(values),
         avg_her2_copies=draw(values),
@@ -38,7 +39,7 @@ def ish_records(draw: st.DrawFn, values: st.SearchStrategy[object] = garbage) ->
 
 @st.composite
 def anything(draw: st.DrawFn) -> SpecimenInput:
-    return SpecimenInput(
+    return specimen_from(
         site=draw(st.one_of(st.sampled_from(["breast", "gastroesophageal", "other"]), garbage)),
         ihc_score=draw(st.one_of(st.sampled_from(SCORES), garbage)),
         ihc0_ultralow_assessed=draw(garbage),
@@ -63,10 +64,10 @@ def plausible(draw: st.DrawFn) -> SpecimenInput:
     if draw(st.booleans()):
         if probe == "dual":
             cep17 = draw(positive_decimals)
-            ish = IshInput(probe="dual", avg_her2_copies=her2, avg_cep17_copies=cep17)
+            ish = ish_from(probe="dual", avg_her2_copies=her2, avg_cep17_copies=cep17)
         else:
-            ish = IshInput(probe="single", avg_her2_copies=her2)
-    return SpecimenInput(
+            ish = ish_from(probe="single", avg_her2_copies=her2)
+    return specimen_from(
         site=draw(st.sampled_from(["breast", "gastroesophageal", "other", None])),
         ihc_score=draw(st.sampled_from([*SCORES, None])),
         ihc0_ultralow_assessed=draw(st.booleans()),
@@ -123,8 +124,8 @@ def test_raising_ratio_or_copies_never_turns_positive_into_negative(
     shrink_cep17: Decimal,
 ) -> None:
     def status(h: Decimal, c: Decimal) -> str:
-        ish = IshInput(probe="dual", avg_her2_copies=h, avg_cep17_copies=c)
-        return evaluate(SpecimenInput(site=site, ihc_score=ihc, ish=ish)).status.value
+        ish = ish_from(probe="dual", avg_her2_copies=h, avg_cep17_copies=c)
+        return evaluate(specimen_from(site=site, ihc_score=ihc, ish=ish)).status.value
 
     before = status(her2, cep17)
     # More HER2 copies (ratio and copies rise), or less CEP17 (ratio rises).
@@ -139,8 +140,8 @@ def test_raising_ratio_or_copies_never_turns_positive_into_negative(
 @given(her2=positive_decimals, ihc=st.sampled_from([*SCORES, None]))
 def test_single_probe_monotone_in_copies(her2: Decimal, ihc: str | None) -> None:
     def status(h: Decimal) -> str:
-        ish = IshInput(probe="single", avg_her2_copies=h)
-        return evaluate(SpecimenInput(site="breast", ihc_score=ihc, ish=ish)).status.value
+        ish = ish_from(probe="single", avg_her2_copies=h)
+        return evaluate(specimen_from(site="breast", ihc_score=ihc, ish=ish)).status.value
 
     if status(her2) == "positive":
         assert status(her2 + 1) == "positive"

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from service.her2 import IshInput, evaluate
+from service.her2 import evaluate
+from service.her2.inputs import ish_from
 from tests.helpers import dual, spec
 
 
@@ -29,7 +30,7 @@ from tests.helpers import dual, spec
 def test_ish_lab_call_only(
     site: str, ihc: str | None, call: str, status: str, step: str | None, rule: str
 ) -> None:
-    result = evaluate(spec(site, ihc, ish=IshInput(lab_call=call)))
+    result = evaluate(spec(site, ihc, ish=ish_from(lab_call=call)))
     assert result.status == status
     assert result.next_step == step
     assert result.ish_group is None  # a call alone never assigns a group
@@ -72,7 +73,7 @@ def test_gastro_contradicting_call_is_flagged() -> None:
 def test_legacy_ratio_text_is_read_as_the_call_it_implies(
     text: str, site: str, ihc: str, status: str
 ) -> None:
-    result = evaluate(spec(site, ihc, ish=IshInput(her2_cep17_ratio=text)))
+    result = evaluate(spec(site, ihc, ish=ish_from(her2_cep17_ratio=text)))
     assert result.status == status
     assert "Q1" in result.rule_ids
     assert any(text in e.text for e in result.rationale)
@@ -80,14 +81,14 @@ def test_legacy_ratio_text_is_read_as_the_call_it_implies(
 
 @pytest.mark.parametrize("text", ["greater than 1.8", "less than 2.2", "<= 2.0", "over 1.99"])
 def test_ambiguous_legacy_ratio_text_is_no_usable_call(text: str) -> None:
-    result = evaluate(spec("gastroesophageal", "2+", ish=IshInput(her2_cep17_ratio=text)))
+    result = evaluate(spec("gastroesophageal", "2+", ish=ish_from(her2_cep17_ratio=text)))
     assert result.status == "indeterminate"
     assert result.error == "incomplete_ish"
     assert any("no usable call" in e.text for e in result.rationale)
 
 
 def test_unknown_ish_call_is_invalid_vocabulary() -> None:
-    result = evaluate(spec("breast", "2+", ish=IshInput(lab_call="maybe")))
+    result = evaluate(spec("breast", "2+", ish=ish_from(lab_call="maybe")))
     assert (result.error, result.error_location) == ("invalid_vocabulary", "ish.lab_call")
 
 

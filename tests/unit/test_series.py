@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from service.her2 import PriorResult, evaluate, evaluate_series
+from service.her2 import evaluate, evaluate_series
+from service.her2.inputs import prior_from
 from tests.helpers import dual, single, spec
 
 
 def test_differing_prior_status_flags_heterogeneity_on_the_current_result() -> None:
-    result = evaluate(spec("breast", "1+", prior_results=(PriorResult(status="positive"),)))
+    result = evaluate(spec("breast", "1+", prior_results=(prior_from(status="positive"),)))
     assert result.status == "negative"  # the prior never overrides
     assert result.next_step == "clinician_review_heterogeneity"
     assert result.interpretation == "final"
@@ -28,32 +29,32 @@ def test_differing_prior_status_flags_heterogeneity_on_the_current_result() -> N
     ],
 )
 def test_breast_negative_class_difference(current: str, prior_score: str, flagged: bool) -> None:
-    prior = PriorResult(status="negative", ihc_score=prior_score)
+    prior = prior_from(status="negative", ihc_score=prior_score)
     result = evaluate(spec("breast", current, prior_results=(prior,)))
     assert ("H1" in result.rule_ids) is flagged
 
 
 def test_heterogeneity_never_replaces_a_pending_workup_step() -> None:
-    result = evaluate(spec("breast", "2+", prior_results=(PriorResult(status="negative"),)))
+    result = evaluate(spec("breast", "2+", prior_results=(prior_from(status="negative"),)))
     assert result.next_step == "order_reflex_ish"
     assert "H1" not in result.rule_ids  # only a final current result is compared
 
 
 def test_heterogeneity_ranks_below_a_final_compatible_workup_step() -> None:
-    prior = PriorResult(status="positive")
+    prior = prior_from(status="positive")
     result = evaluate(spec("breast", None, ish=dual("1.2", "2.4", "2.0"), prior_results=(prior,)))
     assert result.next_step == "order_ihc"
     assert result.additional_steps == ("clinician_review_heterogeneity",)
 
 
 def test_gastro_class_is_not_compared() -> None:
-    prior = PriorResult(status="negative", ihc_score="0")
+    prior = prior_from(status="negative", ihc_score="0")
     result = evaluate(spec("gastroesophageal", "1+", prior_results=(prior,)))
     assert result.next_step is None
 
 
 def test_unreadable_prior_is_ignored_with_a_note() -> None:
-    result = evaluate(spec("breast", "1+", prior_results=(PriorResult(status="weird"),)))
+    result = evaluate(spec("breast", "1+", prior_results=(prior_from(status="weird"),)))
     assert result.next_step is None
     assert "H0" in result.rule_ids
 
@@ -128,12 +129,12 @@ def test_discordance_behind_a_workup_step_still_makes_it_preliminary() -> None:
 
 @pytest.mark.parametrize("prior_status", ["equivocal", "indeterminate"])
 def test_unresolved_priors_are_not_heterogeneity(prior_status: str) -> None:
-    result = evaluate(spec("breast", "3+", prior_results=(PriorResult(status=prior_status),)))
+    result = evaluate(spec("breast", "3+", prior_results=(prior_from(status=prior_status),)))
     assert result.next_step is None
 
 
 def test_failed_assay_is_not_compared_with_priors() -> None:
-    prior = PriorResult(status="positive")
+    prior = prior_from(status="positive")
     result = evaluate(spec(assay_failed=True, prior_results=(prior,)))
     assert result.next_step == "repeat_test_new_specimen"
     assert result.additional_steps == ()

@@ -6,7 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from service.her2 import IshInput, SpecimenInput, evaluate
+from service.her2 import SpecimenInput, evaluate
+from service.her2.inputs import ish_from, specimen_from
 from tests.helpers import dual, spec
 
 # (name, specimen, error, next_step, error_location)
@@ -35,10 +36,10 @@ CASES = [
     ("V3-missing", spec(), "missing_data", "obtain_her2_testing", None),
     # her2-rules.md section 3 item 7: an ISH that is present but carries nothing usable
     # is incomplete_ish, never "no ISH" (it used to fall through to missing_data).
-    ("V4-blank-ish", spec(ish=IshInput()), "incomplete_ish", "correct_input", "ish"),
+    ("V4-blank-ish", spec(ish=ish_from()), "incomplete_ish", "correct_input", "ish"),
     (
         "V4-probe",
-        spec(ish=IshInput(probe="triple", her2_cep17_ratio=Decimal(2))),
+        spec(ish=ish_from(probe="triple", her2_cep17_ratio=Decimal(2))),
         "invalid_vocabulary",
         "correct_input",
         "ish.probe",
@@ -53,7 +54,7 @@ CASES = [
     (
         "V4-float-refused",
         spec(
-            ish=IshInput(
+            ish=ish_from(
                 probe="dual",
                 her2_cep17_ratio=2.0,
                 avg_her2_copies=Decimal(4),
@@ -66,21 +67,21 @@ CASES = [
     ),
     (
         "V4-bool-refused",
-        spec(ish=IshInput(probe="single", avg_her2_copies=True)),
+        spec(ish=ish_from(probe="single", avg_her2_copies=True)),
         "invalid_type",
         "correct_input",
         "ish.avg_her2_copies",
     ),
     (
         "V4-nan",
-        spec(ish=IshInput(probe="single", avg_her2_copies=Decimal("NaN"))),
+        spec(ish=ish_from(probe="single", avg_her2_copies=Decimal("NaN"))),
         "invalid_type",
         "correct_input",
         "ish.avg_her2_copies",
     ),
     (
         "V4-infinity",
-        spec(ish=IshInput(probe="single", avg_her2_copies=Decimal("Infinity"))),
+        spec(ish=ish_from(probe="single", avg_her2_copies=Decimal("Infinity"))),
         "invalid_value",
         "correct_input",
         "ish.avg_her2_copies",
@@ -129,14 +130,14 @@ CASES = [
     ),
     (
         "V4-single-with-ratio",
-        spec(ish=IshInput(probe="single", her2_cep17_ratio=Decimal(2), avg_her2_copies=Decimal(5))),
+        spec(ish=ish_from(probe="single", her2_cep17_ratio=Decimal(2), avg_her2_copies=Decimal(5))),
         "invalid_value",
         "correct_input",
         "ish.probe",
     ),
     (
         "V4-single-with-cep17",
-        spec(ish=IshInput(probe="single", avg_cep17_copies=Decimal(2), avg_her2_copies=Decimal(5))),
+        spec(ish=ish_from(probe="single", avg_cep17_copies=Decimal(2), avg_her2_copies=Decimal(5))),
         "invalid_value",
         "correct_input",
         "ish.probe",
@@ -157,7 +158,7 @@ CASES = [
     ),
     (
         "V4-single-no-copies",
-        spec(ish=IshInput(probe="single", cells_counted=40)),
+        spec(ish=ish_from(probe="single", cells_counted=40)),
         "incomplete_ish",
         "correct_input",
         "ish",
@@ -261,7 +262,7 @@ def test_no_upper_plausibility_limit() -> None:
 
 def test_hostile_exponent_is_refused_without_hanging() -> None:
     huge = Decimal("1E+999999999")
-    result = evaluate(spec(ish=IshInput(probe="single", avg_her2_copies=huge)))
+    result = evaluate(spec(ish=ish_from(probe="single", avg_her2_copies=huge)))
     assert result.error == "invalid_value"
 
 
@@ -271,7 +272,7 @@ def test_not_a_specimen_is_an_error_result() -> None:
 
 
 def test_ish_that_is_not_an_ish_record() -> None:
-    result = evaluate(SpecimenInput(site="breast", ish={"probe": "dual"}))  # type: ignore[arg-type]
+    result = evaluate(specimen_from(site="breast", ish="dual probe, ratio 2.4"))
     assert (result.error, result.error_location) == ("invalid_type", "ish")
 
 

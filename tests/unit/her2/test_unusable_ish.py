@@ -11,10 +11,11 @@ from __future__ import annotations
 import pytest
 
 from service.her2 import IshInput, evaluate
+from service.her2.inputs import ish_from
 from tests.helpers import dual, spec
 
-BLANK = IshInput()
-LEGACY_NO_CALL = IshInput(her2_cep17_ratio="greater than 1.8")
+BLANK = ish_from()
+LEGACY_NO_CALL = ish_from(her2_cep17_ratio="greater than 1.8")
 
 
 @pytest.mark.parametrize("ish", [BLANK, LEGACY_NO_CALL], ids=["blank", "legacy-no-call"])
