@@ -8,10 +8,10 @@ from typing import Any
 
 from fhir.resources.R4B.device import Device
 
+from service.app.derivation import derive
 from service.fhir import jsonio
 from service.fhir.outbound import device, full_url
 from service.her2 import RULESET
-from service.operation import derive
 from tests.unit.test_golden_fhir import FIXTURES
 
 NOW = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
