@@ -9,14 +9,16 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from service.app.derivation import Derivation, derive
-from service.app.fhir_store import FhirStore
-from service.app.locks import FileLocks, Locks
-from service.app.rederive import RederivePatient
-from service.app.store import Store
-from service.clients.fhir import FhirClient
 from service.settings import DerivationSettings, FhirClientSettings, Settings
+
+if TYPE_CHECKING:
+    from service.app.locks import Locks
+    from service.app.rederive import RederivePatient
+    from service.app.store import Store
+    from service.clients.fhir import FhirClient
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,9 @@ class Application:
 
 def fhir_client(settings: FhirClientSettings) -> FhirClient:
     """A FHIR client from its settings."""
+    # Imported here, as the write-back parts below: `derive` must not pay for requests.
+    from service.clients.fhir import FhirClient  # noqa: PLC0415
+
     return FhirClient(
         settings.base_url,
         settings.token,
@@ -76,9 +81,14 @@ def bootstrap(
     """
     client = fhir_client(fhir) if fhir is not None else None
     if store is None and client is not None:
+        from service.app.fhir_store import FhirStore  # noqa: PLC0415
+
         store = FhirStore(client)
     patients = None
     if store is not None:
+        from service.app.locks import FileLocks  # noqa: PLC0415
+        from service.app.rederive import RederivePatient  # noqa: PLC0415
+
         patients = RederivePatient(store, locks or FileLocks(lock_dir), derivation)
     return Application(derivation, client, patients)
 

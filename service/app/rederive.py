@@ -15,8 +15,14 @@ from typing import Any
 
 from service.app.derivation import Derivation, GroupOutput, derive
 from service.app.locks import Locks
-from service.app.planning import Snapshot, may_be_unchanged, plan, to_withdraw, transaction
-from service.app.planning import with_device as add_device
+from service.app.planning import (
+    Snapshot,
+    may_be_unchanged,
+    plan,
+    to_withdraw,
+    transaction,
+    with_device,
+)
 from service.app.store import Store
 from service.fhir.codes import DEVICE_ID, SID_STATUS, SID_THERAPY_LIST
 from service.fhir.issues import Issue
@@ -97,7 +103,7 @@ class RederivePatient:
             entries = plan(derivation.outputs, snapshot, now, self.store.base_url)
             if not entries:
                 return outcome
-            entries = add_device(
+            entries = with_device(
                 entries, self.store.exists(f"Device/{DEVICE_ID}"), self.store.base_url
             )
             response = self.store.commit(transaction(entries))
