@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from scripts.guide import all_resources
+from service.app.derivation import derive
 from service.fhir import jsonio
 from service.fhir.codes import CANONICAL
-from service.operation import derive
 
 ROOT = Path(__file__).resolve().parents[1]
 PROFILES = ROOT / "fhir_profiles"

@@ -11,17 +11,17 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from service.bootstrap import bootstrap
 from service.fhir import jsonio
 from service.fhir.codes import CodeMap, CodeMapError
 from service.fhir.envelope import EnvelopeError
 from service.fhir.issues import Issue, Severity, outcome_resource
-from service.operation import derive
+from service.settings import MAX_WINDOW_DAYS, DerivationSettings
 
 EXIT_OK = 0
 EXIT_USAGE = 1
@@ -43,11 +43,16 @@ def _read(source: str) -> object:
 
 
 def _derive_command(args: argparse.Namespace, out: TextIO) -> int:
+    # Only the options: a server setting in the environment is none of derive's business.
     try:
         code_map = CodeMap.from_file(Path(args.code_map)) if args.code_map else CodeMap()
     except CodeMapError as exc:
         print(f"her2-status: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    if not 0 <= args.window_days <= MAX_WINDOW_DAYS:
+        print(f"her2-status: --window-days must be 0 to {MAX_WINDOW_DAYS}", file=sys.stderr)
+        return EXIT_USAGE
+    application = bootstrap(DerivationSettings(code_map, dt.timedelta(days=args.window_days)))
     try:
         payload = _read(args.file)
     except OSError as exc:
@@ -61,7 +66,7 @@ def _derive_command(args: argparse.Namespace, out: TextIO) -> int:
         return EXIT_NOTHING_DERIVED
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     try:
-        derivation = derive(payload, now, code_map, dt.timedelta(days=args.window_days))
+        derivation = application.derive(payload, now)
     except EnvelopeError as exc:
         dump(outcome_resource(exc.issues), out, args.pretty)
         return EXIT_NOTHING_DERIVED
@@ -77,20 +82,28 @@ def _serve_command(args: argparse.Namespace) -> int:
     from gunicorn.app.base import BaseApplication  # noqa: PLC0415
 
     from service.api import create_app  # noqa: PLC0415
-    from service.settings import Settings, SettingsError  # noqa: PLC0415
+    from service.settings import ServerSettings, Settings, SettingsError  # noqa: PLC0415
 
+    problems: list[str] = []
     try:
         settings = Settings.from_env()
     except SettingsError as exc:
-        print(f"her2-status: {exc}", file=sys.stderr)
+        problems += exc.problems
+    try:
+        server = ServerSettings.from_env(workers=args.workers, threads=args.threads)
+    except SettingsError as exc:
+        problems += exc.problems
+    if problems:
+        # One line naming every invalid variable; a traceback would bury it.
+        print(f"her2-status: {SettingsError(problems)}", file=sys.stderr)
         return EXIT_USAGE
 
     class _Server(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
             options = {
                 "bind": f"{args.host}:{args.port}",
-                "workers": args.workers,
-                "threads": args.threads,
+                "workers": server.workers,
+                "threads": server.threads,
                 "worker_class": "gthread",
                 "timeout": int(settings.read_timeout * 4) + 30,
                 "graceful_timeout": 20,
@@ -142,17 +155,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve_parser.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
     serve_parser.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+    # No default here: building the parser must not read (or choke on) the environment.
     serve_parser.add_argument(
-        "--workers",
-        type=int,
-        default=int(os.environ.get("HER2_WORKERS", "2")),
-        help="worker processes (default: HER2_WORKERS, else 2)",
+        "--workers", type=int, help="worker processes, at least 1 (default: HER2_WORKERS, else 2)"
     )
     serve_parser.add_argument(
-        "--threads",
-        type=int,
-        default=int(os.environ.get("HER2_THREADS", "4")),
-        help="threads per worker (default: HER2_THREADS, else 4)",
+        "--threads", type=int, help="threads per worker, at least 1 (default: HER2_THREADS, else 4)"
     )
     return parser
 

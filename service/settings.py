@@ -1,14 +1,20 @@
 """Typed settings, read once from the environment and validated at start.
 
-Every variable is documented in the README's configuration table.  An invalid
-value stops the service at start with a message naming the variable; nothing is
-read from the environment after start.  The canonical base of the project's
-definitions (``https://her2-status.org/fhir``) is fixed, not configurable.
+Every variable is documented in the README's configuration table.  A command
+reads only what it uses: ``derive`` reads nothing (its options say it all);
+the HTTP service reads ``Settings`` (FHIR client, derivation and HTTP sections;
+``fhir_client`` and ``derivation`` give the sections to the parts that need
+them); ``serve`` also reads ``ServerSettings`` (``HER2_WORKERS``,
+``HER2_THREADS``).  An invalid value stops the start with one line naming every
+invalid variable; nothing is read from the environment after
+start.  The canonical base of the project's definitions
+(``https://her2-status.org/fhir``) is fixed, not configurable.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -17,14 +23,118 @@ from urllib.parse import urlsplit
 
 from service.fhir.codes import CodeMap, CodeMapError
 
+# timedelta's own limit: a larger window cannot be represented at all.
+MAX_WINDOW_DAYS = dt.timedelta.max.days
+
 
 class SettingsError(ValueError):
-    """One or more settings are invalid; the message lists them all."""
+    """One or more settings are invalid; the message lists them all on one line."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("invalid settings: " + "; ".join(problems))
+        self.problems = problems
+
+
+class _Env:
+    """The environment being read, and the problems found so far."""
+
+    def __init__(self, environ: Mapping[str, str] | None) -> None:
+        self.values: Mapping[str, str] = os.environ if environ is None else environ
+        self.problems: list[str] = []
+
+    def text(self, name: str) -> str | None:
+        return self.values.get(name) or None
+
+    def number(
+        self,
+        name: str,
+        default: float,
+        kind: type[int] | type[float],
+        low: float,
+        high: float = math.inf,
+    ) -> float:
+        raw = self.values.get(name)
+        if raw is None or raw == "":
+            return default
+        try:
+            value = kind(raw)
+        except ValueError:
+            self.problems.append(f"{name} must be a{'n' if kind is int else ''} {kind.__name__}")
+            return default
+        if not math.isfinite(value):
+            self.problems.append(f"{name} must be a finite number")
+            return default
+        if value < low:
+            self.problems.append(f"{name} must be at least {low}")
+            return default
+        if value > high:
+            self.problems.append(f"{name} must be at most {high}")
+            return default
+        return value
+
+    def check(self) -> None:
+        if self.problems:
+            raise SettingsError(self.problems)
+
+
+@dataclass(frozen=True)
+class FhirClientSettings:
+    """How to reach the EHR's FHIR server (see ``Settings`` for the attributes)."""
+
+    base_url: str
+    token: str | None = None
+    connect_timeout: float = 3.05
+    read_timeout: float = 30.0
+    retries: int = 2
+    page_size: int = 100
+
+
+@dataclass(frozen=True)
+class DerivationSettings:
+    """What the derivation needs: recognised codes and the grouping window."""
+
+    code_map: CodeMap = field(default_factory=CodeMap)
+    grouping_window: dt.timedelta = dt.timedelta(days=30)
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """The server process of ``serve`` (gunicorn): worker processes and threads, both ≥ 1."""
+
+    workers: int = 2
+    threads: int = 4
+
+    @classmethod
+    def from_env(
+        cls,
+        environ: Mapping[str, str] | None = None,
+        workers: int | None = None,
+        threads: int | None = None,
+    ) -> ServerSettings:
+        """Read ``HER2_WORKERS`` and ``HER2_THREADS``; command-line values take precedence.
+
+        Raises:
+            SettingsError: naming every invalid variable or option.
+        """
+        env = _Env(environ)
+        counts = []
+        for option, given, name, default in (
+            ("--workers", workers, "HER2_WORKERS", 2),
+            ("--threads", threads, "HER2_THREADS", 4),
+        ):
+            if given is None:
+                counts.append(int(env.number(name, default, int, 1)))
+            elif given < 1:
+                env.problems.append(f"{option} must be at least 1")
+            else:
+                counts.append(given)
+        env.check()
+        return cls(*counts)
 
 
 @dataclass(frozen=True)
 class Settings:
-    """The service's configuration.
+    """The HTTP service's configuration.
 
     Attributes:
         fhir_base_url: the EHR's FHIR server (None: only the stateless operation).
@@ -59,64 +169,69 @@ class Settings:
         """Whether the Patient-level operation writes back unless told otherwise."""
         return self.fhir_base_url is not None
 
+    @property
+    def fhir_client(self) -> FhirClientSettings | None:
+        """The FHIR client's section (None when no server is configured)."""
+        if self.fhir_base_url is None:
+            return None
+        return FhirClientSettings(
+            self.fhir_base_url,
+            self.fhir_token,
+            self.connect_timeout,
+            self.read_timeout,
+            self.retries,
+            self.page_size,
+        )
+
+    @property
+    def derivation(self) -> DerivationSettings:
+        """The derivation's section."""
+        return DerivationSettings(self.code_map, self.grouping_window)
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        """Read ``HER2_*`` variables.
+        """Read the ``HER2_*`` variables of the HTTP service (not the server process's).
 
         Raises:
             SettingsError: listing every invalid variable.
         """
-        env = os.environ if environ is None else environ
-        problems: list[str] = []
-
-        def number(name: str, default: float, kind: type[int] | type[float], low: float) -> float:
-            raw = env.get(name)
-            if raw is None or raw == "":
-                return default
-            try:
-                value = kind(raw)
-            except ValueError:
-                problems.append(f"{name} must be a {kind.__name__}")
-                return default
-            if value < low:
-                problems.append(f"{name} must be at least {low}")
-            return value
-
-        base_url = env.get("HER2_FHIR_BASE_URL") or None
+        env = _Env(environ)
+        base_url = env.text("HER2_FHIR_BASE_URL")
         if base_url is not None:
             parts = urlsplit(base_url)
             if parts.scheme not in ("http", "https") or not parts.netloc:
-                problems.append("HER2_FHIR_BASE_URL must be an http(s) URL")
+                env.problems.append("HER2_FHIR_BASE_URL must be an http(s) URL")
             base_url = base_url.rstrip("/")
-        token = env.get("HER2_FHIR_TOKEN") or None
+        token = env.text("HER2_FHIR_TOKEN")
         if token is not None and base_url is None:
-            problems.append("HER2_FHIR_TOKEN is set but HER2_FHIR_BASE_URL is not")
-        base_path = env.get("HER2_BASE_PATH", "/fhir").rstrip("/") or ""
+            env.problems.append("HER2_FHIR_TOKEN is set but HER2_FHIR_BASE_URL is not")
+        base_path = env.values.get("HER2_BASE_PATH", "/fhir").rstrip("/") or ""
         if base_path and not base_path.startswith("/"):
-            problems.append("HER2_BASE_PATH must start with /")
+            env.problems.append("HER2_BASE_PATH must start with /")
         code_map = CodeMap()
-        if env.get("HER2_CODE_MAP"):
+        code_map_path = env.text("HER2_CODE_MAP")
+        if code_map_path is not None:
             try:
-                code_map = CodeMap.from_file(Path(env["HER2_CODE_MAP"]))
+                code_map = CodeMap.from_file(Path(code_map_path))
             except CodeMapError as exc:
-                problems.append(f"HER2_CODE_MAP: {exc}")
-        log_level = env.get("HER2_LOG_LEVEL", "INFO").upper()
+                env.problems.append(f"HER2_CODE_MAP: {exc}")
+        log_level = env.values.get("HER2_LOG_LEVEL", "INFO").upper()
         if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
-            problems.append("HER2_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
+            env.problems.append("HER2_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
+        window = env.number("HER2_GROUPING_WINDOW_DAYS", 30, int, 0, MAX_WINDOW_DAYS)
         settings = cls(
             fhir_base_url=base_url,
             fhir_token=token,
-            connect_timeout=float(number("HER2_FHIR_CONNECT_TIMEOUT", 3.05, float, 0.1)),
-            read_timeout=float(number("HER2_FHIR_READ_TIMEOUT", 30.0, float, 0.1)),
-            retries=int(number("HER2_FHIR_RETRIES", 2, int, 0)),
-            page_size=int(number("HER2_FHIR_PAGE_SIZE", 100, int, 1)),
-            max_body_bytes=int(number("HER2_MAX_BODY_BYTES", 5 * 1024 * 1024, int, 1024)),
-            grouping_window=dt.timedelta(days=number("HER2_GROUPING_WINDOW_DAYS", 30, int, 0)),
+            connect_timeout=float(env.number("HER2_FHIR_CONNECT_TIMEOUT", 3.05, float, 0.1)),
+            read_timeout=float(env.number("HER2_FHIR_READ_TIMEOUT", 30.0, float, 0.1)),
+            retries=int(env.number("HER2_FHIR_RETRIES", 2, int, 0)),
+            page_size=int(env.number("HER2_FHIR_PAGE_SIZE", 100, int, 1)),
+            max_body_bytes=int(env.number("HER2_MAX_BODY_BYTES", 5 * 1024 * 1024, int, 1024)),
+            grouping_window=dt.timedelta(days=window),
             base_path=base_path,
             code_map=code_map,
-            lock_dir=Path(env.get("HER2_LOCK_DIR") or "/tmp/her2-status-locks"),
+            lock_dir=Path(env.text("HER2_LOCK_DIR") or "/tmp/her2-status-locks"),
             log_level=log_level,
         )
-        if problems:
-            raise SettingsError("invalid settings: " + "; ".join(problems))
+        env.check()
         return settings

@@ -1,4 +1,4 @@
-"""What the endpoints share: settings, the FHIR client, the writer, the clock."""
+"""What the endpoints share: settings, the application, the clock."""
 
 from __future__ import annotations
 
@@ -6,18 +6,16 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from service.clients.fhir import FhirClient
+from service.bootstrap import Application
 from service.settings import Settings
-from service.writeback import Writer
 
 
 @dataclass
 class Context:
-    """The composition root's products, one per application."""
+    """The composition root's products, one per Flask application."""
 
     settings: Settings
-    client: FhirClient | None
-    writer: Writer | None
+    application: Application
     clock: Callable[[], dt.datetime]
 
     def now(self) -> dt.datetime:

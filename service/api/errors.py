@@ -1,8 +1,9 @@
 """One error handler: every failure becomes an OperationOutcome with the right status.
 
 4xx for what a retry cannot fix, 502/503/504 (with Retry-After where it helps)
-only for an unreachable, slow or failing FHIR server, 500 only for a defect of
-this service.  No stack trace and no request content ever reaches the response.
+only for an unreachable, slow or failing FHIR server, 503 with Retry-After also
+when another request is writing the same result, 500 only for a defect of this
+service.  No stack trace and no request content ever reaches the response.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from flask import Flask, Response
 from werkzeug.exceptions import HTTPException
 
 from service.api.responses import fhir_response
+from service.app.locks import WriteBusy
 from service.clients.errors import (
     FhirClientError,
     FhirPreconditionFailed,
@@ -83,6 +85,12 @@ def register(app: Flask) -> None:
         issues = [Issue(Severity.ERROR, code, exc.public_message)]
         issues += exc.upstream_issues
         return fhir_response(outcome_resource(issues), status, headers)
+
+    @app.errorhandler(WriteBusy)
+    def _write_busy(exc: WriteBusy) -> Response:
+        # Not the FHIR server's fault: this host's lock for the result stayed taken.
+        issue = Issue(Severity.ERROR, "lock-error", exc.public_message)
+        return fhir_response(outcome_resource([issue]), 503, {"Retry-After": "5"})
 
     @app.errorhandler(Exception)
     def _defect(exc: Exception) -> Response:

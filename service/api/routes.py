@@ -17,7 +17,6 @@ from service.fhir import jsonio
 from service.fhir.conformance import capability_statement, operation_definition
 from service.fhir.envelope import EnvelopeError
 from service.fhir.issues import Issue, Severity
-from service.operation import derive
 
 _RESOURCE_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 
@@ -48,9 +47,7 @@ def blueprint(base_path: str) -> Blueprint:
         context = _context()
         payload = read_body()
         try:
-            derivation = derive(
-                payload, context.now(), context.settings.code_map, context.settings.grouping_window
-            )
+            derivation = context.application.derive(payload, context.now())
         except EnvelopeError as exc:
             raise ApiError(400, exc.issues) from None
         note(groups=len(derivation.derived), issues=len(derivation.issues))
@@ -63,7 +60,8 @@ def blueprint(base_path: str) -> Blueprint:
         context = _context()
         if not _RESOURCE_ID.fullmatch(patient_id):
             raise ApiError.simple(400, "value", "The patient id is not a valid FHIR id.")
-        if context.writer is None:
+        patients = context.application.patients
+        if patients is None:
             raise ApiError.simple(
                 400,
                 "not-supported",
@@ -71,7 +69,7 @@ def blueprint(base_path: str) -> Blueprint:
             )
         persist = _persist_parameter(read_body_if_any(), context.settings.persist_default)
         note(patient=patient_id, persist=persist)
-        outcome = context.writer.run(patient_id, persist, context.now())
+        outcome = patients(patient_id, persist, context.now())
         note(groups=outcome.groups, written=outcome.written)
         if not outcome.usable and not outcome.written:
             raise ApiError(422, outcome.issues)
@@ -92,10 +90,11 @@ def blueprint(base_path: str) -> Blueprint:
     @bp.get("/readyz")
     def readyz() -> Response | tuple[Response, int]:
         context = _context()
-        if context.client is None:
+        client = context.application.client
+        if client is None:
             return jsonify(status="ready", fhir_server="not configured")
         try:
-            context.client.capabilities()
+            client.capabilities()
         except FhirClientError as exc:
             note(upstream=type(exc).__name__)
             return jsonify(status="not ready", fhir_server="unreachable"), 503

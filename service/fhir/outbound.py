@@ -45,7 +45,7 @@ from service.fhir.codes import (
 )
 from service.fhir.envelope import Node
 from service.fhir.inbound import SpecimenGroup
-from service.her2 import Her2Result, RuleSet, TherapySelection
+from service.her2 import Agent, Her2Result, RuleSet, TherapyListing, TherapySelection
 from service.her2.catalog import load_catalog
 
 _NAMESPACE: Final = uuid.uuid5(uuid.NAMESPACE_URL, CANONICAL)
@@ -209,8 +209,9 @@ def therapy_list(derived: Derived, observation_url: str, now: dt.datetime) -> di
     selection = derived.therapies
     if not selection.listings:
         return None
-    contained = [_medication(item.agent.id, item.setting) for item in selection.listings]
-    entries = list(_list_entries(selection.category))
+    # The selection's own listings: it may come from another catalog than the packaged one.
+    contained = [_medication(item.agent, item.setting) for item in selection.listings]
+    entries = list(_list_entries(selection.listings))
     note = (
         f"Belongs to the HER2 status Observation {SID_STATUS}|{derived.key} "
         f"({observation_url}). {selection.disclaimer} Catalog {selection.catalog_id} "
@@ -239,7 +240,7 @@ def therapy_list(derived: Derived, observation_url: str, now: dt.datetime) -> di
     subject = _subject_reference(derived.group)
     if subject:
         resource["subject"] = subject
-    # The contained Medications and the entries depend on the catalog category only and
+    # The contained Medications and the entries depend on the listings only and
     # were validated when cached; the rest of the List is validated on every request.
     _validated(FhirList, {**resource, "contained": [], "entry": []})
     return resource
@@ -316,9 +317,8 @@ def _validated(model: Any, resource: dict[str, Any]) -> dict[str, Any]:
 
 
 @cache
-def _list_entries(category: str) -> tuple[dict[str, Any], ...]:
-    """A category's List entries (class flag + contained Medication), validated once."""
-    listings, _ = load_catalog().categories[category]
+def _list_entries(listings: tuple[TherapyListing, ...]) -> tuple[dict[str, Any], ...]:
+    """The List entries of some listings (class flag + contained Medication), validated once."""
     entries = []
     for listing in listings:
         agent = listing.agent
@@ -337,9 +337,9 @@ def _list_entries(category: str) -> tuple[dict[str, Any], ...]:
 
 
 @cache
-def _medication(agent_id: str, setting: str) -> dict[str, Any]:
+def _medication(agent: Agent, setting: str) -> dict[str, Any]:
     """A contained Medication, validated once per process (catalog data is static)."""
-    agent = load_catalog().agents[agent_id]
+    # A selection does not carry its catalog's code-system URIs: the packaged ones.
     systems = load_catalog().code_systems
     codings = [{"system": systems["rxnorm"], "code": agent.rxnorm}]
     if agent.atc:

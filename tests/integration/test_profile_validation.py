@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
+from service.app.derivation import derive
 from service.fhir import jsonio
 from service.fhir.codes import CANONICAL
-from service.operation import derive
 from tests.integration.conftest import Fhir
 
 ROOT = Path(__file__).resolve().parents[2]

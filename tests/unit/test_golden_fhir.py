@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from service.operation import derive
+from service.app.derivation import derive
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 INPUTS = sorted((FIXTURES / "inputs").glob("*.json"))

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from service.app.derivation import derive
 from service.fhir.codes import LOINC, LOINC_OID, SNOMED, CodeMap, CodeMapError
 from service.fhir.envelope import EnvelopeError
 from service.fhir.inbound import read_inputs
@@ -15,7 +16,6 @@ from service.fhir.issues import Severity
 from service.her2 import ErrorCode, Invalid, IshInput
 from service.her2.inputs import NOT_A_CODE
 from service.her2.numbers import Bound
-from service.operation import derive
 
 NOW = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
 

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import datetime as dt
 from typing import Any
 
 from fhir.resources.R4B.device import Device
 
+from service.app.derivation import derive
 from service.fhir import jsonio
-from service.fhir.outbound import device, full_url
-from service.her2 import default_ruleset
-from service.operation import derive
+from service.fhir.outbound import Derived, device, full_url, therapy_list
+from service.her2 import TherapyListing, default_ruleset, load_catalog, therapies_for
 from tests.unit.test_golden_fhir import FIXTURES
 
 NOW = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
@@ -65,3 +66,31 @@ def test_no_list_when_no_agent_applies() -> None:
     payload = jsonio.loads((FIXTURES / "inputs" / "unknown-site.json").read_text())
     types = [e["resource"]["resourceType"] for e in derive(payload, NOW).bundle["entry"]]
     assert types == ["Observation", "Provenance"]
+
+
+def test_list_names_the_agents_of_a_custom_catalog() -> None:
+    output = derive(_payload(), NOW).outputs[0]
+    packaged = load_catalog()
+    agent = dataclasses.replace(
+        packaged.agents["trastuzumab"], id="review-agent", name="Review agent", rxnorm="999"
+    )
+    category = therapies_for(output.derived.result).category
+    custom = dataclasses.replace(
+        packaged,
+        agents={**packaged.agents, agent.id: agent},
+        categories={
+            **packaged.categories,
+            category: ((TherapyListing(agent, "review setting"),), None),
+        },
+    )
+    derived = Derived(
+        output.derived.group,
+        output.derived.result,
+        therapies_for(output.derived.result, None, custom),
+    )
+    listing = therapy_list(derived, full_url("Observation", derived.key), NOW)
+    assert listing is not None
+    assert [e["item"]["display"] for e in listing["entry"]] == ["Review agent"]
+    (medication,) = listing["contained"]
+    assert medication["id"] == "med-review-agent"
+    assert medication["code"]["coding"][0]["code"] == "999"

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from service.app.derivation import derive
 from service.fhir.codes import CS_COMPONENT, CS_INPUT_ERROR, CS_STATUS, SID_STATUS
-from service.operation import derive
 from tests.fhir_builders import case_to_fhir
 from tests.unit.test_public_cases import CASES
 

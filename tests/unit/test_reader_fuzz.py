@@ -11,10 +11,10 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from service.app.derivation import derive
 from service.fhir import jsonio
 from service.fhir.envelope import EnvelopeError
 from service.fhir.issues import Issue
-from service.operation import derive
 
 INPUTS = sorted((Path(__file__).resolve().parents[1] / "fixtures" / "inputs").glob("*.json"))
 PAYLOADS = [jsonio.loads(p.read_text()) for p in INPUTS]

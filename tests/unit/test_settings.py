@@ -7,9 +7,12 @@ import io
 from pathlib import Path
 
 import pytest
+from gunicorn.app.base import BaseApplication
 
-from service.cli import EXIT_USAGE, main
-from service.settings import Settings, SettingsError
+from service.cli import EXIT_OK, EXIT_USAGE, main
+from service.settings import ServerSettings, Settings, SettingsError
+
+INPUTS = Path(__file__).resolve().parents[1] / "fixtures" / "inputs"
 
 
 def test_defaults_need_no_environment() -> None:
@@ -81,3 +84,58 @@ def test_serve_refuses_invalid_settings(
     monkeypatch.setenv("HER2_MAX_BODY_BYTES", "many")
     assert main(["serve", "--port", "1"], out=io.StringIO()) == EXIT_USAGE
     assert "HER2_MAX_BODY_BYTES" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("HER2_GROUPING_WINDOW_DAYS", "10000000000"),
+        ("HER2_FHIR_READ_TIMEOUT", "nan"),
+        ("HER2_FHIR_CONNECT_TIMEOUT", "inf"),
+    ],
+)
+def test_values_out_of_range_are_named_not_raised(name: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=name):
+        Settings.from_env({name: value})
+
+
+def test_server_settings_default_and_prefer_the_options() -> None:
+    assert ServerSettings.from_env({}) == ServerSettings(workers=2, threads=4)
+    env = {"HER2_WORKERS": "3", "HER2_THREADS": "8"}
+    assert ServerSettings.from_env(env) == ServerSettings(3, 8)
+    assert ServerSettings.from_env(env, workers=1, threads=2) == ServerSettings(1, 2)
+
+
+def test_derive_does_not_read_server_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HER2_WORKERS", "two")
+    monkeypatch.setenv("HER2_THREADS", "0")
+    assert main(["derive", str(INPUTS / "unknown-site.json")], out=io.StringIO()) == EXIT_OK
+
+
+@pytest.mark.parametrize(
+    ("environ", "options", "named"),
+    [
+        ({"HER2_WORKERS": "two"}, [], "HER2_WORKERS"),
+        ({"HER2_WORKERS": "0"}, [], "HER2_WORKERS"),
+        ({"HER2_THREADS": "-1"}, [], "HER2_THREADS"),
+        ({}, ["--workers", "0"], "--workers"),
+        ({}, ["--threads", "0"], "--threads"),
+    ],
+)
+def test_serve_refuses_invalid_server_settings_in_one_line(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    environ: dict[str, str],
+    options: list[str],
+    named: str,
+) -> None:
+    def started(_self: object) -> None:
+        raise AssertionError("a server was started")
+
+    monkeypatch.setattr(BaseApplication, "run", started)
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    assert main(["serve", "--port", "1", *options], out=io.StringIO()) == EXIT_USAGE
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1
+    assert named in error

@@ -1,9 +1,8 @@
 """The stateless ``$her2-status`` derivation: read → rules → resources (contract section 8).
 
-This is the composition root shared by the HTTP API and the command line: it
-reads the request, runs the rules per specimen group (several specimens of one
-subject together, for the heterogeneity check), and builds the output Bundle.
-It writes nothing anywhere.
+Each derived group's output resources (status Observation, List, Provenance) are
+built here once; the response Bundle and the write-back plan both use them.
+Nothing is written anywhere.
 """
 
 from __future__ import annotations
@@ -23,7 +22,29 @@ from service.fhir.outbound import (
     status_observation,
     therapy_list,
 )
-from service.her2 import ErrorCode, Her2Result, evaluate_series, therapies_for
+from service.her2 import ErrorCode, Her2Result, RuleSet, evaluate_series, therapies_for
+
+
+@dataclass(frozen=True)
+class GroupOutput:
+    """One derived group with its output resources, built once.
+
+    Attributes:
+        derived: the group, its rule result and its therapy selection.
+        observation: the status Observation.
+        listing: the therapy List, or None when no agent applies.
+        provenance: the Provenance (activity CREATE, targets the Observation and List).
+    """
+
+    derived: Derived
+    observation: dict[str, Any]
+    listing: dict[str, Any] | None
+    provenance: dict[str, Any]
+
+    @property
+    def key(self) -> str:
+        """The group's deterministic key (identifier value of its Observation and List)."""
+        return self.derived.key
 
 
 @dataclass(frozen=True)
@@ -34,14 +55,19 @@ class Derivation:
         bundle: the collection Bundle (status Observations, Lists, Provenances and,
             when there are issues, an OperationOutcome).
         issues: every issue found (also in the Bundle's OperationOutcome).
-        derived: the groups that produced a status Observation.
+        outputs: the groups that produced a status Observation, with their resources.
         usable: False when no group could be derived (the API answers 422).
     """
 
     bundle: dict[str, Any]
     issues: list[Issue]
-    derived: list[Derived]
+    outputs: list[GroupOutput]
     usable: bool
+
+    @property
+    def derived(self) -> list[Derived]:
+        """The groups that produced a status Observation."""
+        return [output.derived for output in self.outputs]
 
     def outcome(self) -> dict[str, Any]:
         """The OperationOutcome of the issues."""
@@ -58,16 +84,42 @@ def _error_issue(group: SpecimenGroup, result: Her2Result) -> Issue:
     return Issue(Severity.ERROR, "invalid", reason, expression, result.error)
 
 
-def evaluate_groups(reading: Reading) -> list[tuple[SpecimenGroup, Her2Result]]:
+def _set_aside_issue(group: SpecimenGroup, location: str) -> Issue:
+    expression = group.field_paths.get(location)
+    if expression is None and group.used:
+        expression = group.used[0].path
+    what = "blinded recount" if location == "ish_recount" else "ISH result"
+    return Issue(
+        Severity.WARNING,
+        "incomplete",
+        f"The {what} carries nothing usable; the IHC alone fixes the status whatever any "
+        "ISH result could say, so the status was derived from the IHC.",
+        expression,
+    )
+
+
+def evaluate_groups(
+    reading: Reading, ruleset: RuleSet | None = None
+) -> list[tuple[SpecimenGroup, Her2Result]]:
     """Run the rules on every group; groups of one subject are evaluated together."""
     by_subject: dict[str | None, list[SpecimenGroup]] = {}
     for group in reading.groups:
         by_subject.setdefault(group.subject, []).append(group)
     pairs: list[tuple[SpecimenGroup, Her2Result]] = []
     for groups in by_subject.values():
-        results = evaluate_series([g.spec for g in groups])
+        results = evaluate_series([g.spec for g in groups], ruleset)
         pairs.extend(zip(groups, results, strict=True))
     return pairs
+
+
+def build_outputs(derived: Derived, now: dt.datetime) -> GroupOutput:
+    """The output resources of one derived group (contract sections 5-7)."""
+    obs_url = full_url("Observation", derived.key)
+    listing = therapy_list(derived, obs_url, now)
+    targets = [obs_url] if listing is None else [obs_url, full_url("List", derived.key)]
+    return GroupOutput(
+        derived, status_observation(derived, now), listing, provenance(derived, targets, now)
+    )
 
 
 def derive(
@@ -75,6 +127,7 @@ def derive(
     now: dt.datetime,
     code_map: CodeMap | None = None,
     window: dt.timedelta = dt.timedelta(days=30),
+    ruleset: RuleSet | None = None,
 ) -> Derivation:
     """Derive HER2 status for every specimen group of a request.
 
@@ -84,6 +137,7 @@ def derive(
         now: the derivation time (``issued``, ``recorded``, ``date``).
         code_map: recognised codes, with a site's local additions.
         window: the grouping window of contract section 3.
+        ruleset: the rule set to apply (default: the service's current one).
 
     Returns:
         The derivation; ``usable`` is False when nothing could be derived.
@@ -94,23 +148,19 @@ def derive(
     reading = read_inputs(payload, code_map, window)
     issues = list(reading.issues)
     entries: list[tuple[str, dict[str, Any]]] = []
-    derived_all: list[Derived] = []
-    for group, result in evaluate_groups(reading):
+    outputs: list[GroupOutput] = []
+    for group, result in evaluate_groups(reading, ruleset):
+        # her2-rules.md section 3 item 7: an unusable ISH set aside is named, never silent.
+        issues.extend(_set_aside_issue(group, location) for location in result.unusable_inputs)
         if result.error is not None:
             issues.append(_error_issue(group, result))
             continue
-        derived = Derived(group, result, therapies_for(result))
-        derived_all.append(derived)
-        obs_url = full_url("Observation", derived.key)
-        entries.append((obs_url, status_observation(derived, now)))
-        targets = [obs_url]
-        listing = therapy_list(derived, obs_url, now)
-        if listing is not None:
-            list_url = full_url("List", derived.key)
-            entries.append((list_url, listing))
-            targets.append(list_url)
-        prov = provenance(derived, targets, now)
-        entries.append((full_url("Provenance", prov["id"]), prov))
+        output = build_outputs(Derived(group, result, therapies_for(result)), now)
+        outputs.append(output)
+        entries.append((full_url("Observation", output.key), output.observation))
+        if output.listing is not None:
+            entries.append((full_url("List", output.key), output.listing))
+        entries.append((full_url("Provenance", output.provenance["id"]), output.provenance))
     if not reading.groups:
         issues.append(
             Issue(
@@ -123,7 +173,7 @@ def derive(
         )
     if issues:
         entries.append((full_url("OperationOutcome", str(now)), outcome_resource(issues)))
-    return Derivation(collection(entries, now), issues, derived_all, bool(derived_all))
+    return Derivation(collection(entries, now), issues, outputs, bool(outputs))
 
 
-__all__ = ["Derivation", "derive", "evaluate_groups"]
+__all__ = ["Derivation", "GroupOutput", "build_outputs", "derive", "evaluate_groups"]

@@ -1,0 +1,126 @@
+"""The command "re-derive this patient": fetch, derive once, plan, lock, commit once.
+
+What the Patient-level ``$her2-status`` calls (and a queue worker or bulk job
+would).  Reading and deriving need no lock; with ``persist`` the keys' locks are
+held from reading what is stored until the one transaction is committed, so that
+two requests for one key never plan from the same stored state.  A 412
+"matched several" is reported, never retried.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from service.app.derivation import Derivation, GroupOutput, derive
+from service.app.locks import Locks
+from service.app.planning import (
+    Snapshot,
+    may_be_unchanged,
+    plan,
+    to_withdraw,
+    transaction,
+    with_device,
+)
+from service.app.store import Store
+from service.fhir.codes import DEVICE_ID, SID_STATUS, SID_THERAPY_LIST
+from service.fhir.issues import Issue
+from service.fhir.outbound import full_url
+from service.her2 import default_ruleset
+from service.settings import DerivationSettings
+
+
+@dataclass
+class WriteOutcome:
+    """The Patient-level operation's result."""
+
+    bundle: dict[str, Any]
+    issues: list[Issue]
+    usable: bool
+    groups: int
+    written: int = 0
+
+
+def load_snapshot(
+    store: Store, outputs: list[GroupOutput], patient_id: str, payload: dict[str, Any]
+) -> Snapshot:
+    """Read what planning needs, and no more (Provenances only where they decide)."""
+    observations: dict[str, dict[str, Any] | None] = {}
+    lists: dict[str, dict[str, Any] | None] = {}
+    provenances: set[str] = set()
+    for output in outputs:
+        observations[output.key] = store.find("Observation", SID_STATUS, output.key)
+        lists[output.key] = store.find("List", SID_THERAPY_LIST, output.key)
+        prov_id = output.provenance["id"]
+        if may_be_unchanged(output, observations[output.key], lists[output.key]) and (
+            store.exists(f"Provenance/{prov_id}")
+        ):
+            provenances.add(prov_id)
+    statuses = {
+        f"{e['resource']['resourceType']}/{e['resource']['id']}": e["resource"].get("status")
+        for e in payload["entry"]
+    }
+    withdrawals = to_withdraw(
+        store.status_observations(patient_id, SID_STATUS), statuses, set(observations)
+    )
+    for key, _ in withdrawals:
+        lists[key] = store.find("List", SID_THERAPY_LIST, key)
+    return Snapshot(observations, lists, frozenset(provenances), withdrawals)
+
+
+class RederivePatient:
+    """Re-derive one patient's HER2 results from a store and write back what changed."""
+
+    def __init__(self, store: Store, locks: Locks, settings: DerivationSettings) -> None:
+        self.store = store
+        self.locks = locks
+        self.settings = settings
+
+    def derive(self, patient_id: str, now: dt.datetime) -> tuple[dict[str, Any], Derivation]:
+        """Fetch a patient's inputs and derive (nothing is written)."""
+        payload = self.store.patient_inputs(patient_id, self.settings.code_map.kinds.keys())
+        derivation = derive(payload, now, self.settings.code_map, self.settings.grouping_window)
+        return payload, derivation
+
+    def __call__(self, patient_id: str, persist: bool, now: dt.datetime) -> WriteOutcome:
+        """Derive for one patient and, with ``persist``, write what changed in one transaction.
+
+        Raises:
+            WriteBusy: when another request holds a key's write lock too long.
+            FhirClientError: when the store fails; ``FhirPreconditionFailed`` when a
+                stored result changed between read and write.
+        """
+        payload, derivation = self.derive(patient_id, now)
+        outcome = WriteOutcome(
+            derivation.bundle, derivation.issues, derivation.usable, len(derivation.outputs)
+        )
+        if not persist:
+            return outcome
+        # Even when nothing is derivable (every input withdrawn), earlier results of
+        # this patient may have to become entered-in-error: always go on.
+        with self.locks.hold([o.key for o in derivation.outputs]):
+            snapshot = load_snapshot(self.store, derivation.outputs, patient_id, payload)
+            entries = plan(derivation.outputs, snapshot, now, self.store.base_url)
+            if not entries:
+                return outcome
+            rulesets = [o.derived.result.ruleset for o in derivation.outputs]
+            entries = with_device(
+                entries,
+                self.store.exists(f"Device/{DEVICE_ID}"),
+                self.store.base_url,
+                rulesets[0] if rulesets else default_ruleset(),
+            )
+            response = self.store.commit(transaction(entries))
+        outcome.written = len(entries)
+        outcome.bundle = {
+            **derivation.bundle,
+            "entry": [
+                *derivation.bundle["entry"],
+                {"fullUrl": full_url("transaction-response", str(now)), "resource": response},
+            ],
+        }
+        return outcome
+
+
+__all__ = ["RederivePatient", "WriteOutcome", "load_snapshot"]

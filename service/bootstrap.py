@@ -1,0 +1,96 @@
+"""The composition root: settings → FHIR client → store → locks → application.
+
+The Flask app factory and the command line both start here; tests pass a fake
+store (``MemoryStore``) or locks instead of the real ones.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from service.app.derivation import Derivation, derive
+from service.settings import DerivationSettings, FhirClientSettings, Settings
+
+if TYPE_CHECKING:
+    from service.app.locks import Locks
+    from service.app.rederive import RederivePatient
+    from service.app.store import Store
+    from service.clients.fhir import FhirClient
+
+
+@dataclass(frozen=True)
+class Application:
+    """What the entry points call.
+
+    Attributes:
+        derivation: the derivation's settings.
+        client: the FHIR client, for readiness checks (None: no server configured).
+        patients: the Patient-level command (None: no store to read from).
+    """
+
+    derivation: DerivationSettings
+    client: FhirClient | None
+    patients: RederivePatient | None
+
+    def derive(self, payload: object, now: dt.datetime) -> Derivation:
+        """The stateless derivation of a request, with the configured codes and window.
+
+        Raises:
+            EnvelopeError: when the body is not a request the operation can read.
+        """
+        return derive(payload, now, self.derivation.code_map, self.derivation.grouping_window)
+
+
+def fhir_client(settings: FhirClientSettings) -> FhirClient:
+    """A FHIR client from its settings."""
+    # Imported here, as the write-back parts below: `derive` must not pay for requests.
+    from service.clients.fhir import FhirClient  # noqa: PLC0415
+
+    return FhirClient(
+        settings.base_url,
+        settings.token,
+        settings.connect_timeout,
+        settings.read_timeout,
+        settings.retries,
+        settings.page_size,
+    )
+
+
+def bootstrap(
+    derivation: DerivationSettings,
+    fhir: FhirClientSettings | None = None,
+    lock_dir: Path = Settings.lock_dir,
+    store: Store | None = None,
+    locks: Locks | None = None,
+) -> Application:
+    """Wire the application.
+
+    Args:
+        derivation: codes and grouping window.
+        fhir: the EHR's FHIR server (None: only the stateless derivation, unless a
+            store is given).
+        lock_dir: where the per-key write locks live.
+        store: a store to use instead of the FHIR server (tests).
+        locks: locks to use instead of lock files in ``lock_dir`` (tests).
+
+    Returns:
+        The application; nothing is contacted yet.
+    """
+    client = fhir_client(fhir) if fhir is not None else None
+    if store is None and client is not None:
+        from service.app.fhir_store import FhirStore  # noqa: PLC0415
+
+        store = FhirStore(client)
+    patients = None
+    if store is not None:
+        from service.app.locks import FileLocks  # noqa: PLC0415
+        from service.app.rederive import RederivePatient  # noqa: PLC0415
+
+        patients = RederivePatient(store, locks or FileLocks(lock_dir), derivation)
+    return Application(derivation, client, patients)
+
+
+__all__ = ["Application", "bootstrap", "fhir_client"]

@@ -1,0 +1,98 @@
+"""The derivation through FHIR: rule sets side by side, unusable ISH named (rules §3 item 7)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from service.app.derivation import derive
+from service.fhir.codes import CS_RULE_SET, LOINC
+from service.fhir.issues import Severity
+from service.her2 import load_ruleset
+
+NOW = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
+TEST_RULESET = Path(__file__).resolve().parents[2] / "fixtures" / "rulesets"
+
+
+def _obs(obs_id: str, code: str, **value: Any) -> dict[str, Any]:
+    return {
+        "resourceType": "Observation",
+        "id": obs_id,
+        "status": "final",
+        "code": {"coding": [{"system": LOINC, "code": code}]},
+        "subject": {"reference": "Patient/p1"},
+        "specimen": {"reference": "Specimen/s1"},
+        "effectiveDateTime": "2026-01-10",
+        **value,
+    }
+
+
+def _bundle(*resources: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [{"resource": r} for r in resources],
+    }
+
+
+def _concept(code: str) -> dict[str, Any]:
+    return {"valueCodeableConcept": {"coding": [{"system": LOINC, "code": code}]}}
+
+
+def _quantity(value: str) -> dict[str, Any]:
+    return {"valueQuantity": {"value": Decimal(value)}}
+
+
+def _status(observation: dict[str, Any]) -> str:
+    code: str = observation["valueCodeableConcept"]["coding"][2]["code"]
+    return code
+
+
+def test_two_rule_sets_give_different_correctly_labelled_outputs() -> None:
+    # Breast IHC 1+ with ratio 2.1 and 4.2 HER2 signals: group 1 (positive) under the
+    # shipped rule set, group 4 (negative) under the test rule set with ratio 2.2.
+    payload = _bundle(
+        _obs("i", "85319-2", **_concept("LA11841-6")),
+        _obs("r", "49683-6", **_quantity("2.1")),
+        _obs("h", "74860-8", **_quantity("4.2")),
+        _obs("c", "74861-6", **_quantity("2.0")),
+    )
+    moved = load_ruleset(TEST_RULESET / "her2-status-rules-0.9.0-test.json")
+    current = derive(payload, NOW).outputs[0]
+    other = derive(payload, NOW, ruleset=moved).outputs[0]
+    assert (_status(current.observation), _status(other.observation)) == ("positive", "negative")
+    methods = [o.observation["method"]["coding"][0] for o in (current, other)]
+    assert [(m["system"], m["version"]) for m in methods] == [
+        (CS_RULE_SET, "1.0.0"),
+        (CS_RULE_SET, "0.9.0-test"),
+    ]
+    assert other.observation["method"]["text"].startswith("her2-status-rules 0.9.0-test")
+    # The Provenance id hashes the rule-set version: a re-derivation under a new
+    # version is a new Provenance, never a silent overwrite of the old one.
+    assert current.provenance["id"] != other.provenance["id"]
+
+
+def test_legacy_ish_text_with_positive_ihc_call_is_derived_from_the_ihc_with_a_warning() -> None:
+    # A published synthetic breast patient: IHC "Positive", FISH "greater than 1.8".
+    payload = _bundle(
+        _obs("i", "85319-2", **_concept("LA6576-8")),
+        _obs("f", "85318-4", valueString="greater than 1.8"),
+    )
+    derivation = derive(payload, NOW)
+    assert derivation.usable
+    assert [_status(o.observation) for o in derivation.outputs] == ["positive"]
+    warnings = [i for i in derivation.issues if i.severity is Severity.WARNING]
+    assert any("carries nothing usable" in w.diagnostics for w in warnings)
+    assert any(w.expression and "entry[1]" in w.expression for w in warnings)
+
+
+def test_legacy_ish_text_with_ihc_2plus_stays_incomplete() -> None:
+    payload = _bundle(
+        _obs("i", "85319-2", **_concept("LA11842-4")),
+        _obs("f", "85318-4", valueString="greater than 1.8"),
+    )
+    derivation = derive(payload, NOW)
+    assert not derivation.usable
+    assert [i.input_error for i in derivation.issues if i.input_error] == ["incomplete_ish"]
