@@ -33,7 +33,8 @@ from service.her2.model import (
     SpecimenInput,
     Status,
 )
-from service.her2.ruleset import RuleSet, RuleSetError, default_ruleset, load_ruleset
+from service.her2.ruleset import RuleSet, RuleSetError
+from service.her2.ruleset_load import default_ruleset, load_ruleset
 from service.her2.series import evaluate_series
 
 __all__ = [

@@ -26,7 +26,8 @@ from service.her2.model import (
     Status,
 )
 from service.her2.priority import finish, ordered
-from service.her2.ruleset import GASTRO_ISH, OTHER_ISH, RuleSet, Table, default_ruleset
+from service.her2.ruleset import GASTRO_ISH, OTHER_ISH, RuleSet, Table
+from service.her2.ruleset_load import default_ruleset
 from service.her2.validation import Ihc, Ish, read_ihc, read_ish, read_site
 
 # Breast columns whose IHC must come from the ISH tissue (see breast.py).

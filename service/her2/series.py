@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from service.her2.engine import draft_for
 from service.her2.model import Her2Result, PriorResult, SpecimenInput
 from service.her2.priority import finish
-from service.her2.ruleset import RuleSet, default_ruleset
+from service.her2.ruleset import RuleSet
+from service.her2.ruleset_load import default_ruleset
 
 
 def evaluate_series(

@@ -11,13 +11,8 @@ from typing import Any
 import pytest
 
 from service.her2 import RuleSetError, default_ruleset, evaluate, evaluate_series, load_ruleset
-from service.her2.ruleset import (
-    IHC_KEYS,
-    fingerprint,
-    packaged_rulesets,
-    reachable,
-    ruleset_from_data,
-)
+from service.her2.ruleset import IHC_KEYS, reachable
+from service.her2.ruleset_load import fingerprint, packaged_rulesets, ruleset_from_data
 from tests.helpers import dual, spec
 
 PACKAGED = Path(__file__).resolve().parents[3] / "service" / "her2" / "rulesets"
@@ -27,7 +22,7 @@ TEST_RULESET = Path(__file__).resolve().parents[2] / "fixtures" / "rulesets"
 # priority or comment changes the fingerprint: ship it as a new version (a new
 # file), never by editing a released one.
 PINNED = {
-    "1.0.0": "408f980d9d94f06aadf7ce2a6da2c81f22d7c17ae7ebbf3ba76c0c4abb21c642",
+    "1.0.0": "14f6bb07494917e3ce8b26c5444be03752c9476334e6767cc1a0f0382234dede",
 }
 
 
@@ -135,6 +130,7 @@ def test_fingerprint_ignores_layout_but_not_content() -> None:
     data = _data()
     reordered = dict(reversed(list(data.items())))
     assert fingerprint(reordered) == fingerprint(data)
+    assert fingerprint({**data, "$comment": "reworded"}) == fingerprint(data)
     changed = copy.deepcopy(data)
     changed["thresholds"]["avg_her2_copies_low"] = "4.1"
     assert fingerprint(changed) != fingerprint(data)
