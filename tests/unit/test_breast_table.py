@@ -24,7 +24,19 @@ S46 = single("4.5")
 S4 = single("3.0")
 
 # (row, ihc, ish, recount, ihc_same_specimen, status, L, U, group, next_step)
-ROWS = [
+Row = tuple[
+    str,
+    str | None,
+    IshInput | None,
+    IshInput | None,
+    bool,
+    str,
+    bool | None,
+    bool | None,
+    int | None,
+    str | None,
+]
+ROWS: list[Row] = [
     ("B1", "3+", None, None, True, P, False, False, None, None),
     ("B2", "2+", None, None, True, E, None, False, None, "order_reflex_ish"),
     ("B3", "1+", None, None, True, N, True, False, None, None),
@@ -80,19 +92,14 @@ ROWS = [
 ]
 
 
-def _id(row: tuple[object, ...]) -> str:
+def _id(row: Row) -> str:
     return f"{row[0]}-ihc{row[1]}-{'same' if row[4] else 'other'}-tissue-{row[5]}"
 
 
 @pytest.mark.parametrize("row", ROWS, ids=[_id(r) for r in ROWS])
-def test_breast_row(row: tuple[object, ...]) -> None:
+def test_breast_row(row: Row) -> None:
     rule, ihc, ish, recount, same, status, low, ultralow, group, step = row
-    assert ish is None or isinstance(ish, IshInput)
-    assert recount is None or isinstance(recount, IshInput)
-    assert isinstance(same, bool)
-    result = evaluate(
-        spec("breast", ihc, ish=ish, ish_recount=recount, ihc_same_specimen=same)  # type: ignore[arg-type]
-    )
+    result = evaluate(spec("breast", ihc, ish=ish, ish_recount=recount, ihc_same_specimen=same))
     assert result.status == status
     assert result.her2_low is low
     assert result.ultralow is ultralow

@@ -12,7 +12,7 @@ from fhir.resources.R4B.device import Device
 from service.app.derivation import derive
 from service.fhir import jsonio
 from service.fhir.outbound import Derived, device, full_url, therapy_list
-from service.her2 import TherapyListing, default_ruleset, load_catalog, therapies_for
+from service.her2 import TherapyListing, default_ruleset, load_catalog, load_ruleset, therapies_for
 from tests.unit.test_golden_fhir import FIXTURES
 
 NOW = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
@@ -56,10 +56,12 @@ def test_full_url_is_a_uuid_per_kind_and_key() -> None:
 
 
 def test_device_carries_the_rule_set_version() -> None:
-    resource = device(default_ruleset())
-    Device.model_validate(resource)
-    assert resource["id"] == "her2-status-service"
-    assert resource["version"] == [{"value": "1.0.0"}]
+    moved = load_ruleset(FIXTURES / "rulesets" / "her2-status-rules-0.9.0-test.json")
+    for ruleset, version in ((default_ruleset(), "1.0.0"), (moved, "0.9.0-test")):
+        resource = device(ruleset)
+        Device.model_validate(resource)
+        assert resource["id"] == "her2-status-service"
+        assert resource["version"] == [{"value": version}]
 
 
 def test_no_list_when_no_agent_applies() -> None:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
+from random import Random
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from service.her2 import IshInput, PriorResult, SpecimenInput, evaluate, evaluate_series
-from service.her2.inputs import ish_from, specimen_from
+from service.her2 import Her2Result, IshInput, SpecimenInput, evaluate, evaluate_series
+from service.her2.inputs import date_from, ish_from, prior_from, specimen_from
 
 SCORES = ["0", "0-ultralow", "1+", "2+", "3+"]
 garbage = st.one_of(
@@ -51,7 +53,7 @@ def anything(draw: st.DrawFn) -> SpecimenInput:
         assay_failed=draw(garbage),
         collected=draw(garbage),
         prior_results=tuple(
-            draw(st.lists(st.builds(PriorResult, status=garbage, ihc_score=garbage), max_size=2))
+            draw(st.lists(st.builds(prior_from, status=garbage, ihc_score=garbage), max_size=2))
         ),
     )
 
@@ -90,9 +92,37 @@ def test_series_never_raises(specimens: list[SpecimenInput]) -> None:
     assert len(evaluate_series(specimens)) == len(specimens)
 
 
-@given(anything())
-def test_results_are_deterministic(specimen: SpecimenInput) -> None:
-    assert evaluate(specimen) == evaluate(specimen)
+@st.composite
+def dated(draw: st.DrawFn) -> SpecimenInput:
+    specimen = draw(plausible())
+    day = draw(st.sampled_from(["2025-01-10", "2025-06-01", "2026-01-10", None]))
+    return replace(specimen, collected=date_from(day))
+
+
+def _clinical(result: Her2Result) -> tuple[object, ...]:
+    return (
+        result.status,
+        result.her2_low,
+        result.ultralow,
+        result.next_step,
+        result.interpretation,
+    )
+
+
+@settings(max_examples=150)
+@given(st.lists(dated(), min_size=2, max_size=4), st.randoms(use_true_random=False))
+def test_series_results_do_not_depend_on_the_order_of_specimens(
+    specimens: list[SpecimenInput], rnd: Random
+) -> None:
+    # Section 10: each specimen stands on its own and only the most recent is compared
+    # with the others; the order a reader happens to list them in must not matter.
+    order = list(range(len(specimens)))
+    rnd.shuffle(order)
+    forward = evaluate_series(specimens)
+    shuffled = evaluate_series([specimens[i] for i in order])
+    assert [_clinical(shuffled[order.index(i)]) for i in range(len(specimens))] == [
+        _clinical(r) for r in forward
+    ]
 
 
 @settings(max_examples=300)
