@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +16,8 @@ from tests.integration.hapi import free_port
 ROOT = Path(__file__).resolve().parents[2]
 PAYLOAD = ROOT / "tests" / "fixtures" / "inputs" / "breast-panel-diagnosticreport.json"
 ENV = {**os.environ, "CONTAINERS_CONF": str(ROOT / "packaging" / "containers.conf")}
+# The README's scripts set CONTAINERS_CONF themselves: they run without it here.
+PLAIN_ENV = {k: v for k, v in os.environ.items() if k != "CONTAINERS_CONF"}
 
 
 def podman(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -31,7 +32,7 @@ def container() -> Iterator[str]:
     built = subprocess.run(
         ["scripts/build-image", tag],
         cwd=ROOT,
-        env=ENV,
+        env=PLAIN_ENV,
         capture_output=True,
         text=True,
         check=False,
@@ -40,18 +41,19 @@ def container() -> Iterator[str]:
     assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
     port = free_port()
     name = f"her2-status-test-{uuid.uuid4().hex[:8]}"
-    started = podman("run", "-d", "--name", name, "-p", f"127.0.0.1:{port}:8000", tag)
-    assert started.returncode == 0, started.stderr
+    # The README's own command: it waits for /healthz.
+    started = subprocess.run(
+        ["scripts/run-image", str(port), tag],
+        cwd=ROOT,
+        env={**PLAIN_ENV, "CONTAINER_NAME": name},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=180,
+    )
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2).ok:
-                    break
-            except requests.RequestException:
-                pass
-            assert time.monotonic() < deadline, podman("logs", name).stderr[-3000:]
-            time.sleep(0.5)
+        assert started.returncode == 0, started.stderr[-3000:]
+        assert requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5).ok
         yield f"{name}|http://127.0.0.1:{port}"
     finally:
         podman("rm", "-f", name)
