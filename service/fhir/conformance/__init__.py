@@ -1,15 +1,35 @@
 """The conformance resources the running service serves.
 
-``GET [base]/metadata`` returns the CapabilityStatement and
-``GET [base]/OperationDefinition/her2-status`` the OperationDefinition.  The rest of
-the implementation guide (profiles, extensions, CodeSystems, ValueSets, examples) is
-only written to ``fhir_profiles/`` by ``scripts/build-profiles``, so it lives in
-``scripts/guide`` and is not part of the installed package.
+``GET [base]/metadata`` returns the CapabilityStatement of the running configuration
+and ``GET [base]/OperationDefinition/[id]`` the two OperationDefinitions (system level,
+stateless; Patient level, writing).  The rest of the implementation guide (profiles,
+extensions, CodeSystems, ValueSets, examples) is only written to ``fhir_profiles/`` by
+``scripts/build-profiles``, so it lives in ``scripts/guide`` and is not part of the
+installed package.  ``capability_statement`` and ``operation_definition`` are the
+guide's published copies.
 """
 
 from __future__ import annotations
 
-from service.fhir.conformance.capability import capability_statement
-from service.fhir.conformance.operation_definition import operation_definition
+from service.fhir.conformance.capability import (
+    capability_statement,
+    served_capability_statement,
+)
+from service.fhir.conformance.operation_definition import (
+    operation_definition,
+    patient_operation_definition,
+    served_operation_definitions,
+    system_operation_definition,
+)
+from service.fhir.conformance.security import NO_INBOUND_SECURITY, InboundSecurity
 
-__all__ = ["capability_statement", "operation_definition"]
+__all__ = [
+    "NO_INBOUND_SECURITY",
+    "InboundSecurity",
+    "capability_statement",
+    "operation_definition",
+    "patient_operation_definition",
+    "served_capability_statement",
+    "served_operation_definitions",
+    "system_operation_definition",
+]

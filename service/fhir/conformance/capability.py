@@ -1,4 +1,9 @@
-"""The service's CapabilityStatement (``GET [base]/metadata``)."""
+"""The service's CapabilityStatement (``GET [base]/metadata``).
+
+``served_capability_statement`` describes the running configuration (what this
+process can actually do); ``capability_statement`` is the generic copy published in
+the guide (``fhir_profiles/``).
+"""
 
 from __future__ import annotations
 
@@ -6,19 +11,15 @@ from typing import Any
 
 from service.fhir.codes import CANONICAL
 from service.fhir.conformance.header import IG_VERSION, conformance_header
+from service.fhir.conformance.operation_definition import PATIENT_ID, SYSTEM_ID
+from service.fhir.conformance.security import InboundSecurity
 
 
-def capability_statement(base_url: str = "[base]") -> dict[str, Any]:
-    """The service's CapabilityStatement, naming the operation.
+def _definition(rid: str) -> str:
+    return f"{CANONICAL}/OperationDefinition/{rid}"
 
-    Args:
-        base_url: The FHIR base the service answers on; the published guide keeps the
-            ``[base]`` placeholder.
 
-    Returns:
-        The CapabilityStatement as FHIR JSON.
-    """
-    op = {"name": "her2-status", "definition": f"{CANONICAL}/OperationDefinition/her2-status"}
+def _statement(base_url: str, rest: dict[str, Any]) -> dict[str, Any]:
     return {
         **conformance_header(
             "CapabilityStatement",
@@ -32,14 +33,57 @@ def capability_statement(base_url: str = "[base]") -> dict[str, Any]:
         "implementation": {"description": "her2-status HER2 derivation service", "url": base_url},
         "fhirVersion": "4.0.1",
         "format": ["json"],
-        "rest": [
-            {
-                "mode": "server",
-                "resource": [
-                    {"type": "Patient", "operation": [op]},
-                    {"type": "OperationDefinition", "interaction": [{"code": "read"}]},
-                ],
-                "operation": [op],
-            }
-        ],
+        "rest": [rest],
     }
+
+
+def served_capability_statement(
+    base_url: str, patient_operation: bool, security: InboundSecurity
+) -> dict[str, Any]:
+    """What this running service offers.
+
+    Args:
+        base_url: The FHIR base the service answers on.
+        patient_operation: Whether the Patient-level operation works, i.e. a FHIR
+            server (or a store) is configured; otherwise it is not listed.
+        security: What protects the endpoints (``rest.security``).
+
+    Returns:
+        The CapabilityStatement as FHIR JSON.
+    """
+    resources: list[dict[str, Any]] = []
+    if patient_operation:
+        patient_op = {"name": "her2-status", "definition": _definition(PATIENT_ID)}
+        resources.append({"type": "Patient", "operation": [patient_op]})
+    resources.append({"type": "OperationDefinition", "interaction": [{"code": "read"}]})
+    rest = {
+        "mode": "server",
+        "security": security.to_fhir(),
+        "resource": resources,
+        "operation": [{"name": "her2-status", "definition": _definition(SYSTEM_ID)}],
+    }
+    return _statement(base_url, rest)
+
+
+def capability_statement(base_url: str = "[base]") -> dict[str, Any]:
+    """The generic CapabilityStatement published in the guide, naming the operation.
+
+    Args:
+        base_url: The FHIR base the service answers on; the published guide keeps the
+            ``[base]`` placeholder.
+
+    Returns:
+        The CapabilityStatement as FHIR JSON.
+    """
+    op = {"name": "her2-status", "definition": _definition(SYSTEM_ID)}
+    return _statement(
+        base_url,
+        {
+            "mode": "server",
+            "resource": [
+                {"type": "Patient", "operation": [op]},
+                {"type": "OperationDefinition", "interaction": [{"code": "read"}]},
+            ],
+            "operation": [op],
+        },
+    )

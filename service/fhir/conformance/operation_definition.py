@@ -1,10 +1,28 @@
-"""The ``$her2-status`` OperationDefinition (``GET [base]/OperationDefinition/her2-status``)."""
+"""The ``$her2-status`` OperationDefinitions.
+
+The operation code is ``$her2-status`` at both levels, but the two invocations differ
+in what matters to a client: the system-level one is stateless, the Patient-level one
+reads from and (with ``persist``) writes to the configured FHIR server.  One
+definition cannot say both truthfully (``affectsState`` is a single boolean), so each
+invocation has its own definition:
+
+- ``OperationDefinition/her2-status``: system level, ``affectsState`` false;
+- ``OperationDefinition/her2-status-patient``: Patient instance level, ``affectsState``
+  true, with ``persist``.
+
+``operation_definition()`` is the single combined definition that the published guide
+(``fhir_profiles/``) still carries; ``scripts/guide`` switches to the two served ones when
+the guide is regenerated.
+"""
 
 from __future__ import annotations
 
 from typing import Any, Final
 
 from service.fhir.conformance.header import conformance_header
+
+SYSTEM_ID: Final = "her2-status"
+PATIENT_ID: Final = "her2-status-patient"
 
 _OPERATION_DESCRIPTION: Final = (
     "Derives the HER2 status of each specimen group from HER2 IHC and ISH "
@@ -13,14 +31,127 @@ _OPERATION_DESCRIPTION: Final = (
     "Patient level it reads the patient's results from the configured FHIR server and, with "
     "persist, writes the status Observation, therapy List and Provenance in one transaction."
 )
+_SYSTEM_DESCRIPTION: Final = (
+    "Derives the HER2 status of each specimen group from the HER2 IHC and ISH results in "
+    "the request (ASCO/CAP 2018/2023 breast, CAP/ASCP/ASCO 2016 gastroesophageal). "
+    "Stateless: nothing is read from or written to any server."
+)
+_PATIENT_DESCRIPTION: Final = (
+    "Reads the patient's HER2 IHC and ISH results (with their Specimens, DiagnosticReports "
+    "and Conditions) from the FHIR server the service is configured with, derives the HER2 "
+    "status of each specimen group, and with persist writes the status Observation, therapy "
+    "List and Provenance back in one transaction. Only available when the service is "
+    "configured with a FHIR server."
+)
+
+_OBSERVATION: Final = {
+    "name": "observation",
+    "use": "in",
+    "min": 0,
+    "max": "*",
+    "type": "Observation",
+    "documentation": "A HER2 IHC or ISH result (system level).",
+}
+_BUNDLE_DOC: Final = "A Bundle of results, reports, specimens and conditions"
+_BUNDLE: Final = {
+    "name": "bundle",
+    "use": "in",
+    "min": 0,
+    "max": "1",
+    "type": "Bundle",
+    "documentation": f"{_BUNDLE_DOC}.",
+}
+_TUMOR_SITE: Final = {
+    "name": "tumorSite",
+    "use": "in",
+    "min": 0,
+    "max": "1",
+    "type": "code",
+    "documentation": "breast | gastroesophageal | other; overrides site resolution.",
+}
+_RETURN: Final = {
+    "name": "return",
+    "use": "out",
+    "min": 1,
+    "max": "1",
+    "type": "Bundle",
+    "documentation": "A collection Bundle: per specimen group its status Observation, "
+    "its therapy List when one applies, its Provenance, and an OperationOutcome when "
+    "inputs were skipped or flagged.",
+}
 
 
-def operation_definition() -> dict[str, Any]:
-    """``$her2-status`` at system and Patient instance level (contract section 8)."""
+def system_operation_definition() -> dict[str, Any]:
+    """``$her2-status`` at system level: stateless (``affectsState`` false)."""
+    return {
+        **conformance_header(
+            "OperationDefinition", SYSTEM_ID, "Derive HER2 status", _SYSTEM_DESCRIPTION
+        ),
+        "kind": "operation",
+        "affectsState": False,
+        "code": "her2-status",
+        "system": True,
+        "type": False,
+        "instance": False,
+        "parameter": [
+            _OBSERVATION,
+            _BUNDLE,
+            _TUMOR_SITE,
+            _RETURN,
+        ],
+    }
+
+
+def patient_operation_definition() -> dict[str, Any]:
+    """``$her2-status`` on a Patient instance: reads and writes the FHIR server."""
     return {
         **conformance_header(
             "OperationDefinition",
-            "her2-status",
+            PATIENT_ID,
+            "Derive and store a patient's HER2 status",
+            _PATIENT_DESCRIPTION,
+        ),
+        "kind": "operation",
+        "affectsState": True,
+        "code": "her2-status",
+        "resource": ["Patient"],
+        "system": False,
+        "type": False,
+        "instance": True,
+        "parameter": [
+            {
+                "name": "persist",
+                "use": "in",
+                "min": 0,
+                "max": "1",
+                "type": "boolean",
+                "documentation": "Write the results back to the FHIR server (default true). "
+                "Results identical to the stored ones are not written again.",
+            },
+            {
+                **_RETURN,
+                "documentation": f"{_RETURN['documentation']} With persist, also the FHIR "
+                "server's transaction-response.",
+            },
+        ],
+    }
+
+
+def served_operation_definitions() -> dict[str, dict[str, Any]]:
+    """Every definition ``GET [base]/OperationDefinition/[id]`` serves, by id."""
+    return {SYSTEM_ID: system_operation_definition(), PATIENT_ID: patient_operation_definition()}
+
+
+def operation_definition() -> dict[str, Any]:
+    """The guide's combined definition (system and Patient level, ``affectsState`` true).
+
+    Kept only so that ``fhir_profiles/`` stays as published until ``scripts/guide`` is
+    regenerated with the two served definitions; the service no longer serves it.
+    """
+    return {
+        **conformance_header(
+            "OperationDefinition",
+            SYSTEM_ID,
             "Derive HER2 status",
             _OPERATION_DESCRIPTION,
         ),
@@ -32,31 +163,9 @@ def operation_definition() -> dict[str, Any]:
         "instance": True,
         "resource": ["Patient"],
         "parameter": [
-            {
-                "name": "observation",
-                "use": "in",
-                "min": 0,
-                "max": "*",
-                "type": "Observation",
-                "documentation": "A HER2 IHC or ISH result (system level).",
-            },
-            {
-                "name": "bundle",
-                "use": "in",
-                "min": 0,
-                "max": "1",
-                "type": "Bundle",
-                "documentation": "A Bundle of results, reports, specimens and conditions "
-                "(system level).",
-            },
-            {
-                "name": "tumorSite",
-                "use": "in",
-                "min": 0,
-                "max": "1",
-                "type": "code",
-                "documentation": "breast | gastroesophageal | other; overrides site resolution.",
-            },
+            _OBSERVATION,
+            {**_BUNDLE, "documentation": f"{_BUNDLE_DOC} (system level)."},
+            _TUMOR_SITE,
             {
                 "name": "persist",
                 "use": "in",
@@ -66,15 +175,6 @@ def operation_definition() -> dict[str, Any]:
                 "documentation": "Patient level: write the results back (default true when a "
                 "server is configured).",
             },
-            {
-                "name": "return",
-                "use": "out",
-                "min": 1,
-                "max": "1",
-                "type": "Bundle",
-                "documentation": "A collection Bundle: per specimen group its status Observation, "
-                "its therapy List when one applies, its Provenance, and an OperationOutcome when "
-                "inputs were skipped or flagged.",
-            },
+            _RETURN,
         ],
     }
