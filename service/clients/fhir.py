@@ -8,11 +8,15 @@
   never retried by the transport.
 - ``link[next]`` is followed verbatim, and only to the configured origin.
 - A bearer token is attached only to requests for the configured origin.
+- ``observe`` (optional) is told the method, outcome and duration of every call
+  (after the transport's retries), for metrics; it never sees a URL or a body.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import re
+import time
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -33,6 +37,21 @@ from service.fhir import jsonio
 
 MAX_RETRY_AFTER = 10.0
 FHIR_JSON = "application/fhir+json"
+
+Observer = Callable[[str, str, float], None]
+"""Called with (method, outcome, seconds) after each call; outcome is ``ok`` or an error kind."""
+
+
+def outcome_of(error: FhirClientError | None) -> str:
+    """The bounded outcome label of a call: ``ok``, or the error class in snake case.
+
+    ``FhirTimeout`` → ``timeout``, ``FhirTooManyMatches`` → ``too_many_matches``: one
+    label per exception class, so metrics never carry request content.
+    """
+    if error is None:
+        return "ok"
+    name = type(error).__name__.removeprefix("Fhir")
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
 class _RetryAfterTooLong(Exception):
@@ -83,6 +102,7 @@ class FhirClient:
         retries: int = 2,
         page_size: int = 100,
         session: requests.Session | None = None,
+        observe: Observer | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.origin = _origin(self.base_url)
@@ -106,8 +126,22 @@ class FhirClient:
         self.session.headers.update({"Accept": FHIR_JSON})
         self.session.auth = _BearerForOrigin(self.origin, token) if token else None
         self.session.max_redirects = 0  # a redirect could leave the configured origin
+        self.observe = observe
 
     def _request(self, method: str, url: str, **kwargs: Any) -> Any:
+        if self.observe is None:
+            return self._call(method, url, **kwargs)
+        started = time.perf_counter()
+        error: FhirClientError | None = None
+        try:
+            return self._call(method, url, **kwargs)
+        except FhirClientError as exc:
+            error = exc
+            raise
+        finally:
+            self.observe(method, outcome_of(error), time.perf_counter() - started)
+
+    def _call(self, method: str, url: str, **kwargs: Any) -> Any:
         if _origin(url) != self.origin:
             raise FhirForeignLink(f"refused: {method} to another origin")
         try:
