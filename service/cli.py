@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
@@ -77,11 +80,20 @@ def _derive_command(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
-def _serve_command(args: argparse.Namespace) -> int:
-    # Imported here: `derive` must not pay for Flask and gunicorn.
-    from gunicorn.app.base import BaseApplication  # noqa: PLC0415
+def _metrics_dir() -> str:
+    """A fresh ``PROMETHEUS_MULTIPROC_DIR`` for this start.
 
-    from service.api import create_app  # noqa: PLC0415
+    prometheus-client adds up every file in that directory, so files of an earlier
+    run would be counted again: the directory is new at each start (an inherited
+    value is replaced) and removed when the master exits.  It must be set before
+    prometheus-client is first imported, which is when it picks its storage.
+    """
+    path = tempfile.mkdtemp(prefix="her2-status-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+    return path
+
+
+def _serve_command(args: argparse.Namespace) -> int:
     from service.settings import ServerSettings, Settings, SettingsError  # noqa: PLC0415
 
     problems: list[str] = []
@@ -98,6 +110,24 @@ def _serve_command(args: argparse.Namespace) -> int:
         print(f"her2-status: {SettingsError(problems)}", file=sys.stderr)
         return EXIT_USAGE
 
+    metrics_dir = _metrics_dir()
+    # Imported here: `derive` must not pay for Flask and gunicorn, and prometheus-client
+    # (imported by service.api) must see PROMETHEUS_MULTIPROC_DIR first.
+    from gunicorn.app.base import BaseApplication  # noqa: PLC0415
+    from prometheus_client import multiprocess  # noqa: PLC0415
+
+    from service.api import create_app  # noqa: PLC0415
+    from service.api.server_logs import JsonLogger  # noqa: PLC0415
+
+    started = dt.datetime.now(dt.UTC)
+
+    def child_exit(_server: object, worker: Any) -> None:
+        # A dead worker's counters stay; only its live-gauge files go.
+        multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
+
+    def on_exit(_server: object) -> None:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+
     class _Server(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
             options = {
@@ -108,16 +138,26 @@ def _serve_command(args: argparse.Namespace) -> int:
                 "timeout": int(settings.read_timeout * 4) + 30,
                 "graceful_timeout": 20,
                 "keepalive": 5,
-                "accesslog": None,  # the app logs one JSON line per request
+                # JSON lines on stderr; access lines name the route, never the raw path.
+                "logger_class": JsonLogger,
+                "accesslog": "-",
+                "errorlog": "-",
+                "loglevel": settings.log_level.lower(),
+                "child_exit": child_exit,
+                "on_exit": on_exit,
                 "control_socket_disable": True,  # gunicorn 27 would want a socket in $HOME
             }
             for name, value in options.items():
                 self.cfg.set(name, value)
 
         def load(self) -> object:
-            return create_app(settings)
+            return create_app(settings, started=started)
 
-    _Server().run()
+    try:
+        _Server().run()
+    finally:
+        # gunicorn's on_exit does not run when the master stops with an error.
+        shutil.rmtree(metrics_dir, ignore_errors=True)
     return EXIT_OK
 
 

@@ -7,16 +7,28 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from service.bootstrap import Application
+from service.fhir.conformance import NO_INBOUND_SECURITY, InboundSecurity
 from service.settings import Settings
 
 
 @dataclass
 class Context:
-    """The composition root's products, one per Flask application."""
+    """The composition root's products, one per Flask application.
+
+    Attributes:
+        settings: the configuration.
+        application: the application core.
+        clock: the time source.
+        started: when the service started (``Last-Modified`` of the conformance
+            resources, which only change with a restart).
+        security: what protects the endpoints, as ``/metadata`` states it.
+    """
 
     settings: Settings
     application: Application
     clock: Callable[[], dt.datetime]
+    started: dt.datetime
+    security: InboundSecurity = NO_INBOUND_SECURITY
 
     def now(self) -> dt.datetime:
         """The derivation time (whole seconds, UTC)."""

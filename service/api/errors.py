@@ -42,7 +42,13 @@ class ApiError(Exception):
         return cls(status, [Issue(Severity.ERROR, code, diagnostics)])
 
 
-_HTTP_CODES = {404: "not-found", 405: "not-supported", 413: "too-costly", 415: "not-supported"}
+_HTTP_CODES = {
+    404: "not-found",
+    405: "not-supported",
+    406: "not-supported",
+    413: "too-costly",
+    415: "not-supported",
+}
 
 
 def _upstream(exc: FhirClientError) -> tuple[int, str, dict[str, str]]:
@@ -74,10 +80,13 @@ def register(app: Flask) -> None:
             404: "No such endpoint.",
             405: "Method not allowed on this endpoint.",
             413: "The request body is larger than the configured limit.",
-            415: "Unsupported content type: send application/fhir+json.",
+            415: "Unsupported content type: send application/fhir+json (XML is not supported).",
         }.get(status, exc.name)
         issue = Issue(Severity.ERROR, _HTTP_CODES.get(status, "processing"), text)
-        return fhir_response(outcome_resource([issue]), status)
+        # werkzeug's own headers carry Allow on a 405 (RFC 9110 requires it); its
+        # Content-Type is for the HTML page this handler replaces.
+        headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
+        return fhir_response(outcome_resource([issue]), status, headers)
 
     @app.errorhandler(FhirClientError)
     def _client_error(exc: FhirClientError) -> Response:

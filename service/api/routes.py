@@ -1,4 +1,8 @@
-"""The endpoints (contract section 8)."""
+"""The endpoints (contract section 8): FHIR ones under the base path, operations ones at the root.
+
+The FHIR endpoints answer FHIR JSON only (``negotiation``); the operations endpoints
+(health, metrics, OpenAPI) answer their own formats and are not negotiated.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +12,15 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.exceptions import UnsupportedMediaType
 
+from service.api import metrics, openapi
 from service.api.context import Context
 from service.api.errors import ApiError
 from service.api.logs import note
-from service.api.responses import ACCEPTED_TYPES, fhir_response
+from service.api.negotiation import require_json_answer
+from service.api.responses import ACCEPTED_TYPES, conformance_response, fhir_response
 from service.clients.errors import FhirClientError
 from service.fhir import jsonio
-from service.fhir.conformance import capability_statement, operation_definition
+from service.fhir.conformance import served_capability_statement, served_operation_definitions
 from service.fhir.envelope import EnvelopeError
 from service.fhir.issues import Issue, Severity
 
@@ -38,9 +44,10 @@ def read_body() -> Any:
         raise ApiError.simple(400, "structure", "The body is not valid JSON.") from None
 
 
-def blueprint(base_path: str) -> Blueprint:
-    """The FHIR endpoints under ``base_path`` and the health endpoints at the root."""
-    bp = Blueprint("her2", __name__)
+def fhir_blueprint(base_path: str) -> Blueprint:
+    """The FHIR endpoints under ``base_path``."""
+    bp = Blueprint("fhir", __name__)
+    bp.before_request(require_json_answer)
 
     @bp.post(f"{base_path}/$her2-status")
     def stateless() -> Response:
@@ -51,6 +58,7 @@ def blueprint(base_path: str) -> Blueprint:
         except EnvelopeError as exc:
             raise ApiError(400, exc.issues) from None
         note(groups=len(derivation.derived), issues=len(derivation.issues))
+        metrics.count_derivations(derivation.bundle)
         if not derivation.usable:
             raise ApiError(422, derivation.issues)
         return fhir_response(derivation.bundle)
@@ -71,17 +79,34 @@ def blueprint(base_path: str) -> Blueprint:
         note(patient=patient_id, persist=persist)
         outcome = patients(patient_id, persist, context.now())
         note(groups=outcome.groups, written=outcome.written)
+        metrics.count_derivations(outcome.bundle)
         if not outcome.usable and not outcome.written:
             raise ApiError(422, outcome.issues)
         return fhir_response(outcome.bundle)
 
     @bp.get(f"{base_path}/metadata")
     def metadata() -> Response:
-        return fhir_response(capability_statement(request.host_url.rstrip("/") + base_path))
+        context = _context()
+        statement = served_capability_statement(
+            request.host_url.rstrip("/") + base_path,
+            patient_operation=context.application.patients is not None,
+            security=context.security,
+        )
+        return conformance_response(statement, request, context.started)
 
-    @bp.get(f"{base_path}/OperationDefinition/her2-status")
-    def op_definition() -> Response:
-        return fhir_response(operation_definition())
+    @bp.get(f"{base_path}/OperationDefinition/<definition_id>")
+    def op_definition(definition_id: str) -> Response:
+        definition = served_operation_definitions().get(definition_id)
+        if definition is None:
+            raise ApiError.simple(404, "not-found", "No such OperationDefinition.")
+        return conformance_response(definition, request, _context().started)
+
+    return bp
+
+
+def ops_blueprint(base_path: str) -> Blueprint:
+    """The operations endpoints at the root: health, readiness, metrics, OpenAPI."""
+    bp = Blueprint("ops", __name__)
 
     @bp.get("/healthz")
     def healthz() -> Response:
@@ -99,6 +124,14 @@ def blueprint(base_path: str) -> Blueprint:
             note(upstream=type(exc).__name__)
             return jsonify(status="not ready", fhir_server="unreachable"), 503
         return jsonify(status="ready", fhir_server="reachable")
+
+    @bp.get("/metrics")
+    def prometheus() -> Response:
+        return metrics.exposition()
+
+    @bp.get("/openapi.json")
+    def openapi_document() -> Response:
+        return jsonify(openapi.document(base_path))
 
     return bp
 
