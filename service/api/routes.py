@@ -76,7 +76,8 @@ def fhir_blueprint(base_path: str) -> Blueprint:
                 "No FHIR server is configured; use the system-level $her2-status.",
             )
         persist = _persist_parameter(read_body_if_any(), context.settings.persist_default)
-        note(patient=patient_id, persist=persist)
+        # The patient id stays out of the log line: the route names the operation.
+        note(persist=persist)
         outcome = patients(patient_id, persist, context.now())
         note(groups=outcome.groups, written=outcome.written)
         metrics.count_derivations(outcome.bundle)

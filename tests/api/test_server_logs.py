@@ -5,8 +5,18 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from pathlib import Path
 
+from service.api import create_app
+from service.api.logs import JsonFormatter
 from service.api.server_logs import ServerJsonFormatter
+from service.app.locks import FileLocks
+from service.app.memory_store import MemoryStore
+from service.settings import Settings
+from tests.api.conftest import NOW
+from tests.fhir_builders import PATIENT, ihc_observation
+
+PATIENT_ID = PATIENT.removeprefix("Patient/")
 
 
 def _record(msg: str, *args: object, exc: bool = False) -> logging.LogRecord:
@@ -34,3 +44,24 @@ def test_request_content_in_arguments_is_left_out() -> None:
 def test_server_messages_keep_their_arguments() -> None:
     line = ServerJsonFormatter().format(_record("Booting worker with pid: %s", 4242))
     assert json.loads(line)["event"] == "Booting worker with pid: 4242"
+
+
+def test_the_request_line_names_no_patient_id(tmp_path: Path) -> None:
+    store = MemoryStore()
+    store.put(ihc_observation("ihc", "3+", "Specimen/s", "2026-06-01"))
+    app = create_app(Settings(), clock=lambda: NOW, store=store, locks=FileLocks(tmp_path))
+    lines: list[str] = []
+
+    class _Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(JsonFormatter().format(record))
+
+    handler = _Collect()
+    logging.getLogger("her2").addHandler(handler)
+    try:
+        assert app.test_client().post(f"/fhir/Patient/{PATIENT_ID}/$her2-status").status_code == 200
+    finally:
+        logging.getLogger("her2").removeHandler(handler)
+    (line,) = [json.loads(x) for x in lines if '"request"' in x]
+    assert line["route"] == "/fhir/Patient/<patient_id>/$her2-status"
+    assert PATIENT_ID not in "\n".join(lines)
