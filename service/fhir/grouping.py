@@ -91,9 +91,9 @@ def classify(ctx: ReadContext) -> Classified:
             ctx.inform(f"Input with status {status}; not used.", f"{node.path}.status")
             continue
         fact = make_fact(ctx, node, kind, order)
-        # A broken HER2 input fails its specimen closed; say exactly what is broken.
-        ctx.issues.extend(node.problems)
         if node.valid and status not in USABLE_FINAL | USABLE_PRELIMINARY:
+            # Recorded on the node before its problems are reported, so that the
+            # caller learns what is wrong, not only that the input cannot be read.
             node.problems.append(
                 Issue(
                     Severity.ERROR,
@@ -102,6 +102,8 @@ def classify(ctx: ReadContext) -> Classified:
                     f"{node.path}.status",
                 )
             )
+        # A broken HER2 input fails its specimen closed; say exactly what is broken.
+        ctx.issues.extend(node.problems)
         if status == "unknown":
             ctx.warn(
                 "Input with status 'unknown': used, but the result is preliminary.",

@@ -343,6 +343,25 @@ def test_usable_statuses(status: str, interpretation: str) -> None:
     assert observation["status"] == interpretation
 
 
+def test_invalid_status_is_named_in_the_operation_outcome() -> None:
+    # The status issue used to be recorded after the input's problems were copied,
+    # so the caller only learnt that the input "cannot be read".
+    derivation = derive(bundle(ihc(answer="LA11843-2", status="done-ish")), NOW)
+    assert not derivation.usable
+    outcome = derivation.outcome()
+    located = [
+        i for i in outcome["issue"] if i.get("expression") == ["Bundle.entry[0].resource.status"]
+    ]
+    assert [(i["severity"], i["code"]) for i in located] == [("error", "code-invalid")]
+    assert "status" in located[0]["diagnostics"]
+    # The specimen still fails closed, and no request value is quoted anywhere.
+    assert any(
+        i.get("details", {}).get("coding", [{}])[0].get("code") == "invalid_type"
+        for i in outcome["issue"]
+    )
+    assert "done-ish" not in str(outcome)
+
+
 def test_entered_in_error_input_is_listed_as_withdrawn() -> None:
     reading = read_inputs(bundle(ihc("new"), ihc("old", status="entered-in-error")))
     assert [n.id for n in reading.groups[0].withdrawn] == ["old"]
