@@ -60,8 +60,15 @@ def _ish_input(
     parts: IshParts | None, prefix: str, paths: dict[str, str], used: list[Node]
 ) -> IshInput | None:
     """The rules' ISH input of one chosen count, recording its paths and sources."""
-    if parts is None or not parts.usable():
+    if parts is None:
         return None
+    if not parts.usable():
+        if not parts.present_but_empty():
+            return None
+        # Present but nothing usable: the rules must see it (incomplete_ish, or the
+        # IHC alone with a warning), never a silently absent ISH (rules section 3.7).
+        paths.setdefault(prefix, parts.sources[-1].node.path)
+        return IshInput(final=parts.final)
     for slot, path in parts.paths.items():
         paths[f"{prefix}.{ENGINE_FIELD[slot]}"] = path
     paths.setdefault(prefix, parts.sources[0].node.path)

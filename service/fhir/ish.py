@@ -162,7 +162,9 @@ def select_ish(facts: list[Fact], ctx: ReadContext) -> IshSelection:
 
     Separate ratio / average / count Observations form one count per role; a panel,
     an Observation with members or one with components is a count of its own.  A
-    broken count always wins (the specimen fails closed).
+    broken count always wins (the specimen fails closed).  When no count carries
+    anything usable but one is present, that one is chosen, so that the rules see an
+    ISH result that is there and empty instead of no ISH at all (rules section 3.7).
     """
     records: dict[bool, list[IshParts]] = {False: [], True: []}
     loose: dict[bool, IshParts] = {}
@@ -185,6 +187,8 @@ def select_ish(facts: list[Fact], ctx: ReadContext) -> IshSelection:
     for role, role_records in records.items():
         broken = [r for r in role_records if r.broken()]
         candidates = broken or [r for r in role_records if r.usable() or r.failed]
+        if not candidates:
+            candidates = [r for r in role_records if r.present_but_empty()]
         candidates.sort(key=lambda r: max(f.sort_key for f in r.sources))
         chosen[role] = candidates[-1] if candidates else None
         notes.extend(

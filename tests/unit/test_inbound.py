@@ -211,6 +211,57 @@ def test_failed_ihc_with_valid_ish_keeps_the_ish() -> None:
     assert spec.ish is not None
 
 
+def ish_call(obs_id: str = "ish", **extra: Any) -> dict[str, Any]:
+    return obs(obs_id, "85318-4", **extra)
+
+
+def test_ish_without_value_components_or_reason_is_passed_on_empty() -> None:
+    # Rules section 3.7: an ISH that is there but carries nothing usable is never
+    # silently dropped; the rules see an ISH with every field None.
+    reading = read_inputs(bundle(ihc(), ish_call(status="preliminary")))
+    group = reading.groups[0]
+    ish = group.spec.ish
+    assert ish is not None
+    assert (ish.probe, ish.her2_cep17_ratio, ish.avg_her2_copies, ish.avg_cep17_copies) == (
+        None,
+        None,
+        None,
+        None,
+    )
+    assert (ish.cells_counted, ish.lab_call) == (None, None)
+    assert ish.final is False  # the Observation was preliminary
+    assert group.field_paths["ish"] == "Bundle.entry[1].resource"
+    assert group.spec.ihc_score == "2+"
+
+
+def test_empty_ish_panel_is_passed_on_empty() -> None:
+    panel = obs("panel", "74885-5")
+    group = read_inputs(bundle(ihc(), panel)).groups[0]
+    assert group.spec.ish is not None
+    assert group.spec.ish.final is True
+    assert group.field_paths["ish"] == "Bundle.entry[1].resource"
+
+
+def test_ish_not_done_is_still_absent() -> None:
+    # A dataAbsentReason says the test is not available: no ISH, not an empty one.
+    reason = {
+        "coding": [
+            {
+                "system": "http://terminology.hl7.org/CodeSystem/data-absent-reason",
+                "code": "not-performed",
+            }
+        ]
+    }
+    spec = one_spec(bundle(ihc(), ish_call(dataAbsentReason=reason)))
+    assert spec.ish is None
+
+
+def test_empty_ish_does_not_displace_a_usable_count() -> None:
+    spec = one_spec(bundle(ihc(), ish_call(), obs("r", "49683-6", **qty("2.4"))))
+    assert spec.ish is not None
+    assert spec.ish.her2_cep17_ratio == Decimal("2.4")
+
+
 def test_comparator_ratio_is_a_bound() -> None:
     spec = one_spec(bundle(obs("r", "49683-6", **qty("2.2", comparator=">"))))
     assert spec.ish.her2_cep17_ratio == "> 2.2"
