@@ -10,13 +10,23 @@ costs the same whatever the size of the request.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Final
 
-from service.fhir.codes import BREAST_SPECIFIC, CodeMap
+from service.fhir.codes import BREAST_SPECIFIC, Cancer, CodeMap
 from service.fhir.context import ReadContext
 from service.fhir.elements import as_list, codings
 from service.fhir.envelope import Node
 from service.fhir.facts import Fact
 from service.her2 import Site
+
+# Condition.verificationStatus / clinicalStatus codes that withdraw a Condition.
+_WITHDRAWN_CONDITION: Final = frozenset({"refuted", "entered-in-error"})
+_CONDITION_STATUS_SYSTEMS: Final = frozenset(
+    {
+        "http://terminology.hl7.org/CodeSystem/condition-ver-status",
+        "http://terminology.hl7.org/CodeSystem/condition-clinical",
+    }
+)
 
 
 def _sites_of_concepts(concepts: Iterable[object], codes: CodeMap) -> set[Site]:
@@ -30,9 +40,42 @@ def _sites_of_concepts(concepts: Iterable[object], codes: CodeMap) -> set[Site]:
 
 
 def condition_sites(condition: Node, codes: CodeMap) -> set[Site]:
-    """The rule sets a Condition's code and body site name."""
+    """The rule sets a Condition names; empty when it is not a usable primary cancer.
+
+    A Condition counts when its code says it is a malignant primary (ICD-10 of any
+    edition or ICD-O-3, C00-C76/C80; or a code of the site table, e.g. SNOMED CT).
+    One whose code is classified but is no malignant primary (a benign or in situ
+    lesion, a metastasis C77-C79, a haematolymphoid cancer) is ignored, body site
+    included: there the body site would name a lesion or a metastasis, not the
+    primary.  A refuted or entered-in-error Condition is ignored.  When the code is
+    in no system the service classifies, the body site alone is read (breast and
+    gastroesophageal only: an organ elsewhere might be a metastasis).
+    """
     resource = condition.resource
-    return _sites_of_concepts([resource.get("code"), *as_list(resource.get("bodySite"))], codes)
+    for key in ("verificationStatus", "clinicalStatus"):
+        for system, code in codings(resource.get(key)):
+            if system in _CONDITION_STATUS_SYSTEMS and code in _WITHDRAWN_CONDITION:
+                return set()
+    code_codings = codings(resource.get("code"))
+    readings = [r for s, c in code_codings if (r := codes.cancer_of(s, c)) is not None]
+    mapped = {site for s, c in code_codings if (site := codes.sites.get((s, c))) is not None}
+    sites = {site for kind, site in readings if kind is Cancer.PRIMARY and site is not None}
+    malignant = bool(mapped) or any(k in (Cancer.PRIMARY, Cancer.MALIGNANT) for k, _ in readings)
+    if readings and not malignant:
+        return set()
+    sites |= mapped
+    body = [c for concept in as_list(resource.get("bodySite")) for c in codings(concept)]
+    for system, code in body:
+        site = codes.site_of(system, code)
+        if site is not None:
+            sites.add(site)
+        elif malignant:
+            # A topography code on a Condition known to be a malignant primary: an
+            # organ outside breast and gastroesophageal counts as "other".
+            reading = codes.cancer_of(system, code)
+            if reading is not None and reading[0] is Cancer.PRIMARY and reading[1] is not None:
+                sites.add(reading[1])
+    return sites
 
 
 class SiteResolver:

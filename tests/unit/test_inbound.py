@@ -485,7 +485,8 @@ def test_malformed_her2_entry_fails_only_its_specimen() -> None:
         ("C16.9", "http://hl7.org/fhir/sid/icd-10", "gastroesophageal"),
         ("C15.5", "http://hl7.org/fhir/sid/icd-10-cm", "gastroesophageal"),
         ("254837009", SNOMED, "breast"),
-        ("C34.1", "http://hl7.org/fhir/sid/icd-10-cm", None),
+        # A lung primary: the other-site rules (rules section 6), never "unknown".
+        ("C34.1", "http://hl7.org/fhir/sid/icd-10-cm", "other"),
     ],
 )
 def test_site_from_the_patients_condition(
