@@ -104,9 +104,11 @@ class Envelope:
     _by_type_id: dict[str, Node] = field(default_factory=dict)
     _by_identifier: dict[tuple[str, str, str], Node] = field(default_factory=dict)
     _contained: dict[int, dict[str, Node]] = field(default_factory=dict)
+    _by_type: dict[str, list[Node]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for node in self.nodes:
+            self._by_type.setdefault(node.type, []).append(node)
             if node.container is not None:
                 root = _root(node)
                 if node.id:
@@ -122,8 +124,8 @@ class Envelope:
                     self._by_identifier.setdefault(key, node)
 
     def of_type(self, resource_type: str) -> Iterator[Node]:
-        """The resources of one type, in request order."""
-        return (n for n in self.nodes if n.type == resource_type)
+        """The resources of one type, in request order (indexed: no scan per call)."""
+        return iter(self._by_type.get(resource_type, ()))
 
     def resolve(
         self, reference: object, origin: Node, expected: str | None = None

@@ -220,6 +220,57 @@ def test_failed_ihc_with_valid_ish_keeps_the_ish() -> None:
     assert spec.ish is not None
 
 
+def ish_call(obs_id: str = "ish", **extra: Any) -> dict[str, Any]:
+    return obs(obs_id, "85318-4", **extra)
+
+
+def test_ish_without_value_components_or_reason_is_passed_on_empty() -> None:
+    # Rules section 3.7: an ISH that is there but carries nothing usable is never
+    # silently dropped; the rules see an ISH with every field None.
+    reading = read_inputs(bundle(ihc(), ish_call(status="preliminary")))
+    group = reading.groups[0]
+    ish = group.spec.ish
+    assert isinstance(ish, IshInput)
+    assert (ish.probe, ish.her2_cep17_ratio, ish.avg_her2_copies, ish.avg_cep17_copies) == (
+        None,
+        None,
+        None,
+        None,
+    )
+    assert (ish.cells_counted, ish.lab_call) == (None, None)
+    assert ish.final is False  # the Observation was preliminary
+    assert group.field_paths["ish"] == "Bundle.entry[1].resource"
+    assert group.spec.ihc_score == "2+"
+
+
+def test_empty_ish_panel_is_passed_on_empty() -> None:
+    panel = obs("panel", "74885-5")
+    group = read_inputs(bundle(ihc(), panel)).groups[0]
+    assert isinstance(group.spec.ish, IshInput)
+    assert group.spec.ish.final is True
+    assert group.field_paths["ish"] == "Bundle.entry[1].resource"
+
+
+def test_ish_not_done_is_still_absent() -> None:
+    # A dataAbsentReason says the test is not available: no ISH, not an empty one.
+    reason = {
+        "coding": [
+            {
+                "system": "http://terminology.hl7.org/CodeSystem/data-absent-reason",
+                "code": "not-performed",
+            }
+        ]
+    }
+    spec = one_spec(bundle(ihc(), ish_call(dataAbsentReason=reason)))
+    assert spec.ish is None
+
+
+def test_empty_ish_does_not_displace_a_usable_count() -> None:
+    spec = one_spec(bundle(ihc(), ish_call(), obs("r", "49683-6", **qty("2.4"))))
+    assert spec.ish is not None
+    assert spec.ish.her2_cep17_ratio == Decimal("2.4")
+
+
 def test_comparator_ratio_is_a_bound() -> None:
     spec = one_spec(bundle(obs("r", "49683-6", **qty("2.2", comparator=">"))))
     assert spec.ish.her2_cep17_ratio == Bound(">", Decimal("2.2"))
@@ -352,6 +403,25 @@ def test_usable_statuses(status: str, interpretation: str) -> None:
     assert observation["status"] == interpretation
 
 
+def test_invalid_status_is_named_in_the_operation_outcome() -> None:
+    # The status issue used to be recorded after the input's problems were copied,
+    # so the caller only learnt that the input "cannot be read".
+    derivation = derive(bundle(ihc(answer="LA11843-2", status="done-ish")), NOW)
+    assert not derivation.usable
+    outcome = derivation.outcome()
+    located = [
+        i for i in outcome["issue"] if i.get("expression") == ["Bundle.entry[0].resource.status"]
+    ]
+    assert [(i["severity"], i["code"]) for i in located] == [("error", "code-invalid")]
+    assert "status" in located[0]["diagnostics"]
+    # The specimen still fails closed, and no request value is quoted anywhere.
+    assert any(
+        i.get("details", {}).get("coding", [{}])[0].get("code") == "invalid_type"
+        for i in outcome["issue"]
+    )
+    assert "done-ish" not in str(outcome)
+
+
 def test_entered_in_error_input_is_listed_as_withdrawn() -> None:
     reading = read_inputs(bundle(ihc("new"), ihc("old", status="entered-in-error")))
     assert [n.id for n in reading.groups[0].withdrawn] == ["old"]
@@ -424,7 +494,8 @@ def test_malformed_her2_entry_fails_only_its_specimen() -> None:
         ("C16.9", "http://hl7.org/fhir/sid/icd-10", "gastroesophageal"),
         ("C15.5", "http://hl7.org/fhir/sid/icd-10-cm", "gastroesophageal"),
         ("254837009", SNOMED, "breast"),
-        ("C34.1", "http://hl7.org/fhir/sid/icd-10-cm", None),
+        # A lung primary: the other-site rules (rules section 6), never "unknown".
+        ("C34.1", "http://hl7.org/fhir/sid/icd-10-cm", "other"),
     ],
 )
 def test_site_from_the_patients_condition(

@@ -96,3 +96,26 @@ def test_legacy_ish_text_with_ihc_2plus_stays_incomplete() -> None:
     derivation = derive(payload, NOW)
     assert not derivation.usable
     assert [i.input_error for i in derivation.issues if i.input_error] == ["incomplete_ish"]
+
+
+def test_empty_ish_observation_with_ihc_2plus_is_incomplete_and_located() -> None:
+    # Rules section 3 item 7: an ISH Observation with no value, no components and no
+    # dataAbsentReason used to be dropped, deriving the specimen from the IHC alone.
+    payload = _bundle(_obs("i", "85319-2", **_concept("LA11842-4")), _obs("f", "85318-4"))
+    derivation = derive(payload, NOW)
+    assert not derivation.usable
+    errors = [i for i in derivation.issues if i.input_error]
+    assert [(i.input_error, i.expression) for i in errors] == [
+        ("incomplete_ish", "Bundle.entry[1].resource")
+    ]
+
+
+def test_empty_ish_observation_with_ihc_3plus_is_positive_with_a_warning() -> None:
+    payload = _bundle(_obs("i", "85319-2", **_concept("LA11843-2")), _obs("f", "85318-4"))
+    derivation = derive(payload, NOW)
+    assert [_status(o.observation) for o in derivation.outputs] == ["positive"]
+    assert derivation.outputs[0].observation["status"] == "final"
+    warnings = [i for i in derivation.issues if i.severity is Severity.WARNING]
+    assert [w.expression for w in warnings if "nothing usable" in w.diagnostics] == [
+        "Bundle.entry[1].resource"
+    ]
