@@ -13,11 +13,18 @@ from typing import Any
 
 from scripts.guide.code_systems import code_systems
 from scripts.guide.extensions import extensions
+from scripts.guide.naming_systems import naming_systems
 from scripts.guide.profiles import profiles
 from scripts.guide.value_sets import value_sets
 from service.fhir.conformance import capability_statement, operation_definition
 
-__all__ = ["all_resources", "code_systems", "structure_definitions", "value_sets"]
+__all__ = [
+    "all_resources",
+    "code_systems",
+    "naming_systems",
+    "structure_definitions",
+    "value_sets",
+]
 
 
 def structure_definitions() -> list[dict[str, Any]]:
@@ -31,6 +38,7 @@ def all_resources() -> dict[str, dict[str, Any]]:
         *structure_definitions(),
         *code_systems(),
         *value_sets(),
+        *naming_systems(),
         operation_definition(),
         capability_statement(),
     ]

@@ -213,19 +213,36 @@ public final class Hl7Validator {
         }
         JsonObject json = com.google.gson.JsonParser.parseString(Files.readString(Path.of(name))).getAsJsonObject();
         List<JsonObject> found = new ArrayList<>();
-        if ("Bundle".equals(json.get("resourceType").getAsString()) && json.has("entry")) {
-          for (JsonElement entry : json.getAsJsonArray("entry")) {
-            if (entry.getAsJsonObject().has("resource")) {
-              found.add(entry.getAsJsonObject().getAsJsonObject("resource"));
-            }
-          }
-        } else {
-          found.add(json);
-        }
+        collect(json, found);
         for (JsonObject r : found) {
           if (r.has("id")) {
             String key = r.get("resourceType").getAsString() + "/" + r.get("id").getAsString();
             resources.put(key, r.toString().getBytes(StandardCharsets.UTF_8));
+          }
+        }
+        // What these resources reference exists on their server too (a request's Observation
+        // names its Patient without carrying it): a minimal stub stands for it.
+        java.util.regex.Matcher m = java.util.regex.Pattern
+            .compile("\"reference\"\\s*:\\s*\"(?:https?://[^\"]*/)?([A-Z][A-Za-z]+)/([A-Za-z0-9\\-.]{1,64})(/_history/[^\"]*)?\"")
+            .matcher(json.toString());
+        while (m.find()) {
+          String key = m.group(1) + "/" + m.group(2);
+          String stub = "{\"resourceType\":\"" + m.group(1) + "\",\"id\":\"" + m.group(2) + "\"}";
+          resources.putIfAbsent(key, stub.getBytes(StandardCharsets.UTF_8));
+        }
+      }
+    }
+
+    /** The resource, or the resources of a Bundle or Parameters (recursively). */
+    private static void collect(JsonObject json, List<JsonObject> found) {
+      String type = json.get("resourceType").getAsString();
+      String key = "Bundle".equals(type) ? "entry" : "Parameters".equals(type) ? "parameter" : null;
+      if (key == null) {
+        found.add(json);
+      } else if (json.has(key)) {
+        for (JsonElement item : json.getAsJsonArray(key)) {
+          if (item.getAsJsonObject().has("resource")) {
+            collect(item.getAsJsonObject().getAsJsonObject("resource"), found);
           }
         }
       }
