@@ -13,11 +13,22 @@ from typing import Any
 
 from scripts.guide.code_systems import code_systems
 from scripts.guide.extensions import extensions
+from scripts.guide.naming_systems import naming_systems
 from scripts.guide.profiles import profiles
 from scripts.guide.value_sets import value_sets
-from service.fhir.conformance import capability_statement, operation_definition
+from service.fhir.conformance import (
+    capability_statement,
+    patient_operation_definition,
+    system_operation_definition,
+)
 
-__all__ = ["all_resources", "code_systems", "structure_definitions", "value_sets"]
+__all__ = [
+    "all_resources",
+    "code_systems",
+    "naming_systems",
+    "structure_definitions",
+    "value_sets",
+]
 
 
 def structure_definitions() -> list[dict[str, Any]]:
@@ -31,7 +42,9 @@ def all_resources() -> dict[str, dict[str, Any]]:
         *structure_definitions(),
         *code_systems(),
         *value_sets(),
-        operation_definition(),
+        *naming_systems(),
+        system_operation_definition(),
+        patient_operation_definition(),
         capability_statement(),
     ]
     return {f"{r['resourceType']}-{r['id']}.json": r for r in resources}

@@ -37,10 +37,10 @@ PROFILE_OF = {"Observation": "her2-status", "List": "her2-therapy-list"}
 
 @pytest.fixture(scope="module")
 def guide(fhir: Fhir) -> Fhir:
-    """Upload every StructureDefinition, CodeSystem and ValueSet of fhir_profiles/."""
+    """Upload every StructureDefinition, CodeSystem and ValueSet (package.json is none)."""
     for path in sorted(PROFILES.glob("*.json")):
         resource = jsonio.loads(path.read_text())
-        if resource["resourceType"] in ("StructureDefinition", "CodeSystem", "ValueSet"):
+        if resource.get("resourceType") in ("StructureDefinition", "CodeSystem", "ValueSet"):
             fhir.put(resource)
     return fhir
 
@@ -70,7 +70,9 @@ EXAMPLES = sorted((PROFILES / "examples").glob("*.json"))
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
 def test_every_example_validates_against_its_profile(guide: Fhir, path: Path) -> None:
     resource = jsonio.loads(path.read_text())
-    assert validate(guide, resource, resource["meta"]["profile"][0]) == []
+    # The Device the outputs cite claims no profile of the guide: its base profile.
+    base = f"http://hl7.org/fhir/StructureDefinition/{resource['resourceType']}"
+    assert validate(guide, resource, resource.get("meta", {}).get("profile", [base])[0]) == []
 
 
 def _outputs() -> list[tuple[str, dict[str, Any]]]:

@@ -6,14 +6,17 @@ import importlib
 import json
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import pytest
 
 from scripts.build_profiles import PROFILES, expected_files
 from scripts.guide import all_resources, code_systems
+from scripts.guide.narrative import with_narrative
+from scripts.guide.package import PACKAGE_ID
 from service.fhir import jsonio
-from service.fhir.codes import CANONICAL, CS_RULE_SET
-from service.fhir.conformance import operation_definition
+from service.fhir.codes import CANONICAL, CS_RULE_SET, SID_STATUS, SID_THERAPY_LIST
+from service.fhir.conformance import patient_operation_definition, system_operation_definition
 from service.fhir.conformance.header import IG_VERSION
 from service.her2 import ErrorCode, NextStep, default_ruleset, load_catalog
 
@@ -33,7 +36,10 @@ def test_no_stray_files() -> None:
     assert on_disk == set(FILES)
 
 
-@pytest.mark.parametrize("name", sorted(FILES))
+RESOURCES = sorted(n for n in FILES if n != "package.json")
+
+
+@pytest.mark.parametrize("name", RESOURCES)
 def test_every_resource_parses_with_r4b(name: str) -> None:
     resource = jsonio.loads(FILES[name])
     rtype = resource["resourceType"]
@@ -57,7 +63,11 @@ def test_rule_set_code_system_publishes_the_rule_set_version() -> None:
     assert system["version"] == default_ruleset().version
     assert [c["code"] for c in system["concept"]] == [default_ruleset().id]
     # The other resources keep the guide's version.
-    others = {r["version"] for r in all_resources().values() if r["url"] != CS_RULE_SET}
+    others = {
+        r["version"]
+        for r in all_resources().values()
+        if r["resourceType"] != "NamingSystem" and r["url"] != CS_RULE_SET
+    }
     assert others == {IG_VERSION}
 
 
@@ -104,14 +114,23 @@ def test_profiles_reference_only_defined_value_sets() -> None:
     assert bound <= value_sets
 
 
-def test_operation_definition_parameters() -> None:
-    params = {(p["name"], p["use"]) for p in operation_definition()["parameter"]}
+def test_operation_definitions_say_which_invocation_changes_state() -> None:
+    system, patient = system_operation_definition(), patient_operation_definition()
+    params = {(p["name"], p["use"]) for p in system["parameter"]}
     assert params == {
         ("observation", "in"),
         ("bundle", "in"),
         ("tumorSite", "in"),
-        ("persist", "in"),
         ("return", "out"),
+    }
+    assert (system["affectsState"], system["system"], system["instance"]) == (False, True, False)
+    assert ("persist", "in") in {(p["name"], p["use"]) for p in patient["parameter"]}
+    assert (patient["affectsState"], patient["instance"]) == (True, True)
+    assert {system["code"], patient["code"]} == {"her2-status"}
+    published = {k for k in FILES if k.startswith("OperationDefinition-")}
+    assert published == {
+        "OperationDefinition-her2-status.json",
+        "OperationDefinition-her2-status-patient.json",
     }
 
 
@@ -122,4 +141,55 @@ def test_one_example_per_profile() -> None:
         if r["resourceType"] == "StructureDefinition" and r["type"] != "Extension"
     }
     examples = [jsonio.loads(v) for k, v in FILES.items() if k.startswith("examples/")]
-    assert {e["meta"]["profile"][0] for e in examples} == profiles
+    tagged = [e for e in examples if e["resourceType"] != "Device"]  # the outputs' Device
+    assert {e["meta"]["profile"][0] for e in tagged} == profiles
+
+
+@pytest.mark.parametrize("name", RESOURCES)
+def test_every_resource_has_a_generated_narrative(name: str) -> None:
+    text = jsonio.loads(FILES[name])["text"]
+    assert text["status"] == "generated"
+    assert text["div"].startswith('<div xmlns="http://www.w3.org/1999/xhtml">')
+    ElementTree.fromstring(text["div"])  # well-formed: every value was escaped
+
+
+def test_narrative_escapes_free_text() -> None:
+    div = with_narrative({"resourceType": "Device", "id": "x", "deviceName": [{"name": "a<b&c"}]})
+    assert "a&lt;b&amp;c" in div["text"]["div"]
+    ElementTree.fromstring(div["text"]["div"])
+
+
+@pytest.mark.parametrize("name", [n for n in RESOURCES if n.startswith("StructureDefinition-")])
+def test_structure_definitions_carry_a_current_snapshot(name: str) -> None:
+    # A missing snapshot means the differential changed: run scripts/build-profiles --snapshots.
+    sd = jsonio.loads(FILES[name])
+    assert sd["snapshot"]["element"][0]["path"] == sd["type"], "scripts/build-profiles --snapshots"
+
+
+def test_naming_systems_cover_the_identifier_systems() -> None:
+    unique = {
+        u["value"]
+        for n in RESOURCES
+        if n.startswith("NamingSystem-")
+        for u in jsonio.loads(FILES[n])["uniqueId"]
+    }
+    assert unique == {SID_STATUS, SID_THERAPY_LIST}
+
+
+def test_implementation_guide_lists_every_resource() -> None:
+    guide = jsonio.loads(FILES["ImplementationGuide-her2-status.json"])
+    listed = {r["reference"]["reference"] for r in guide["definition"]["resource"]}
+    others = [jsonio.loads(FILES[n]) for n in RESOURCES if not n.startswith("ImplementationGuide")]
+    assert listed == {f"{r['resourceType']}/{r['id']}" for r in others}
+    assert guide["packageId"] == PACKAGE_ID
+    assert guide["version"] == IG_VERSION
+
+
+def test_package_json_names_the_guide() -> None:
+    manifest = json.loads(FILES["package.json"])
+    assert manifest["name"] == PACKAGE_ID
+    assert manifest["version"] == IG_VERSION
+    assert manifest["fhirVersions"] == ["4.0.1"]
+    assert manifest["canonical"] == CANONICAL
+    assert manifest["type"] == "IG"
+    assert manifest["dependencies"]["hl7.fhir.r4.core"] == "4.0.1"

@@ -5,8 +5,7 @@ and ``GET [base]/OperationDefinition/[id]`` the two OperationDefinitions (system
 stateless; Patient level, writing).  The rest of the implementation guide (profiles,
 extensions, CodeSystems, ValueSets, examples) is only written to ``fhir_profiles/`` by
 ``scripts/build-profiles``, so it lives in ``scripts/guide`` and is not part of the
-installed package.  ``capability_statement`` and ``operation_definition`` are the
-guide's published copies.
+installed package.  ``capability_statement`` is the guide's generic copy.
 """
 
 from __future__ import annotations
@@ -16,7 +15,6 @@ from service.fhir.conformance.capability import (
     served_capability_statement,
 )
 from service.fhir.conformance.operation_definition import (
-    operation_definition,
     patient_operation_definition,
     served_operation_definitions,
     system_operation_definition,
@@ -27,7 +25,6 @@ __all__ = [
     "NO_INBOUND_SECURITY",
     "InboundSecurity",
     "capability_statement",
-    "operation_definition",
     "patient_operation_definition",
     "served_capability_statement",
     "served_operation_definitions",

@@ -75,15 +75,16 @@ def capability_statement(base_url: str = "[base]") -> dict[str, Any]:
     Returns:
         The CapabilityStatement as FHIR JSON.
     """
-    op = {"name": "her2-status", "definition": _definition(SYSTEM_ID)}
+    system = {"name": "her2-status", "definition": _definition(SYSTEM_ID)}
+    patient = {"name": "her2-status", "definition": _definition(PATIENT_ID)}
     return _statement(
         base_url,
         {
             "mode": "server",
             "resource": [
-                {"type": "Patient", "operation": [op]},
+                {"type": "Patient", "operation": [patient]},
                 {"type": "OperationDefinition", "interaction": [{"code": "read"}]},
             ],
-            "operation": [op],
+            "operation": [system],
         },
     )

@@ -10,9 +10,7 @@ invocation has its own definition:
 - ``OperationDefinition/her2-status-patient``: Patient instance level, ``affectsState``
   true, with ``persist``.
 
-``operation_definition()`` is the single combined definition that the published guide
-(``fhir_profiles/``) still carries; ``scripts/guide`` switches to the two served ones when
-the guide is regenerated.
+The guide (``fhir_profiles/``) publishes both.
 """
 
 from __future__ import annotations
@@ -140,41 +138,3 @@ def patient_operation_definition() -> dict[str, Any]:
 def served_operation_definitions() -> dict[str, dict[str, Any]]:
     """Every definition ``GET [base]/OperationDefinition/[id]`` serves, by id."""
     return {SYSTEM_ID: system_operation_definition(), PATIENT_ID: patient_operation_definition()}
-
-
-def operation_definition() -> dict[str, Any]:
-    """The guide's combined definition (system and Patient level, ``affectsState`` true).
-
-    Kept only so that ``fhir_profiles/`` stays as published until ``scripts/guide`` is
-    regenerated with the two served definitions; the service no longer serves it.
-    """
-    return {
-        **conformance_header(
-            "OperationDefinition",
-            SYSTEM_ID,
-            "Derive HER2 status",
-            _OPERATION_DESCRIPTION,
-        ),
-        "kind": "operation",
-        "affectsState": True,
-        "code": "her2-status",
-        "system": True,
-        "type": False,
-        "instance": True,
-        "resource": ["Patient"],
-        "parameter": [
-            _OBSERVATION,
-            {**_BUNDLE, "documentation": f"{_BUNDLE_DOC} (system level)."},
-            _TUMOR_SITE,
-            {
-                "name": "persist",
-                "use": "in",
-                "min": 0,
-                "max": "1",
-                "type": "boolean",
-                "documentation": "Patient level: write the results back (default true when a "
-                "server is configured).",
-            },
-            _RETURN,
-        ],
-    }
