@@ -8,7 +8,6 @@ the diff of tests/fixtures/expected like code.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 from decimal import Decimal
@@ -18,10 +17,10 @@ from typing import Any
 import pytest
 
 from service.app.derivation import derive
+from tests.builders import FIXTURES as FIXTURES  # noqa: PLC0414 (re-exported: test_outbound.py)
+from tests.builders import NOW
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 INPUTS = sorted((FIXTURES / "inputs").glob("*.json"))
-NOW = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
 UPDATE = os.environ.get("HER2_UPDATE_GOLDEN") == "1"
 
 
