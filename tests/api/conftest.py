@@ -1,8 +1,8 @@
-"""Fresh application and client per test (Flask tutorial style)."""
+"""Fresh application and client per test (Flask tutorial style), and a free port."""
 
 from __future__ import annotations
 
-import datetime as dt
+import socket
 
 import pytest
 from flask import Flask
@@ -10,8 +10,7 @@ from flask.testing import FlaskClient
 
 from service.api import create_app
 from service.settings import Settings
-
-NOW = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
+from tests.builders import NOW
 
 
 @pytest.fixture
@@ -24,3 +23,12 @@ def app() -> Flask:
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
+
+
+@pytest.fixture
+def free_port() -> int:
+    """A loopback port nothing listens on right now, for a real server."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,10 +13,10 @@ from service.api import create_app
 from service.api.logs import JsonFormatter
 from service.fhir.codes import CS_INPUT_ERROR
 from service.settings import Settings
-from tests.api.conftest import NOW
+from tests.builders import FIXTURES, NOW, observation
 
-INPUTS = Path(__file__).resolve().parents[1] / "fixtures" / "inputs"
-EXPECTED = Path(__file__).resolve().parents[1] / "fixtures" / "expected"
+INPUTS = FIXTURES / "inputs"
+EXPECTED = FIXTURES / "expected"
 OP = "/fhir/$her2-status"
 FHIR_JSON = "application/fhir+json; charset=utf-8"
 
@@ -118,13 +117,9 @@ def test_no_usable_her2_data_is_422_with_input_error_codes(client: FlaskClient) 
 
 
 def test_every_group_invalid_is_422_with_locations(client: FlaskClient) -> None:
-    body = {
-        "resourceType": "Observation",
-        "status": "final",
-        "subject": {"reference": "Patient/x"},
-        "code": {"coding": [{"system": "http://loinc.org", "code": "49683-6"}]},
-        "valueQuantity": {"value": -1.5},
-    }
+    body = observation(
+        None, "49683-6", subject="Patient/x", effective=None, valueQuantity={"value": -1.5}
+    )
     response = post(client, json.dumps(body))
     assert response.status_code == 422
     issue = next(i for i in outcome_of(response)["issue"] if "details" in i)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,9 +15,9 @@ from service.api import create_app
 from service.app.memory_store import MemoryStore
 from service.fhir.codes import CANONICAL
 from service.settings import Settings
-from tests.api.conftest import NOW
+from tests.builders import FIXTURES, NOW
 
-INPUT = Path(__file__).resolve().parents[1] / "fixtures" / "inputs" / "unknown-site.json"
+INPUT = FIXTURES / "inputs" / "unknown-site.json"
 OP = "/fhir/$her2-status"
 DEF = f"{CANONICAL}/OperationDefinition"
 

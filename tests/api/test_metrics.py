@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
@@ -12,9 +11,9 @@ from service.api import create_app
 from service.clients import errors
 from service.clients.fhir import outcome_of
 from service.settings import Settings
-from tests.api.conftest import NOW
+from tests.builders import FIXTURES, NOW
 
-INPUTS = Path(__file__).resolve().parents[1] / "fixtures" / "inputs"
+INPUTS = FIXTURES / "inputs"
 SECRET_ID = "patient-id-4711"
 
 

@@ -12,7 +12,7 @@ from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
 from service.api import create_app
 from service.api.openapi import document
 from service.settings import Settings
-from tests.api.conftest import NOW
+from tests.builders import NOW
 
 _IMPLICIT = {"HEAD", "OPTIONS"}  # added by Flask to every rule
 

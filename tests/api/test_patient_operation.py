@@ -14,13 +14,10 @@ from service.app.locks import FileLocks
 from service.app.memory_store import MemoryStore
 from service.fhir.codes import SID_STATUS
 from service.settings import Settings
-from tests.api.conftest import NOW
-from tests.fhir_builders import ihc_observation
+from tests.builders import NOW, case_ihc, parameters
 
 OP = "/fhir/Patient/case-patient/$her2-status"
-PERSIST = json.dumps(
-    {"resourceType": "Parameters", "parameter": [{"name": "persist", "valueBoolean": True}]}
-)
+PERSIST = json.dumps(parameters({"name": "persist", "valueBoolean": True}))
 
 
 def service(store: MemoryStore, locks: FileLocks) -> FlaskClient:
@@ -33,7 +30,7 @@ def post(client: FlaskClient) -> Any:
 
 def test_a_busy_write_lock_is_503_without_blaming_the_fhir_server(tmp_path: Path) -> None:
     store = MemoryStore()
-    store.put(ihc_observation("ihc", "3+", "Specimen/current", "2026-06-01"))
+    store.put(case_ihc("ihc", "3+"))
     client = service(store, FileLocks(tmp_path, timeout=0.05))
     key = client.post(OP).json["entry"][0]["resource"]["identifier"][0]["value"]  # type: ignore[index]
     with FileLocks(tmp_path).hold([key]):  # another request is writing this result
@@ -61,13 +58,11 @@ class _RacingStore(MemoryStore):
 
 def test_a_result_changed_since_it_was_read_is_409(tmp_path: Path) -> None:
     store = _RacingStore()
-    store.put(ihc_observation("ihc", "1+", "Specimen/current", "2026-06-01"))
+    store.put(case_ihc("ihc", "1+"))
     store.rival = False
     client = service(store, FileLocks(tmp_path))
     assert post(client).status_code == 200
-    store.put(
-        {**ihc_observation("ihc", "3+", "Specimen/current", "2026-06-01"), "status": "amended"}
-    )
+    store.put(case_ihc("ihc", "3+", status="amended"))
     store.rival = True
     response = post(client)
     assert response.status_code == 409

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -12,15 +11,10 @@ from pathlib import Path
 
 import requests
 
+from tests.builders import FIXTURES
+
 ROOT = Path(__file__).resolve().parents[2]
-PAYLOAD = ROOT / "tests" / "fixtures" / "inputs" / "breast-ihc2-dual-separate.json"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+PAYLOAD = FIXTURES / "inputs" / "breast-ihc2-dual-separate.json"
 
 
 def _serve_and_check(command: list[str], port: int, log: Path) -> None:
@@ -63,8 +57,8 @@ def _serve_and_check(command: list[str], port: int, log: Path) -> None:
         process.wait(timeout=30)
 
 
-def test_serve_command_runs_gunicorn(tmp_path: Path) -> None:
-    port = _free_port()
+def test_serve_command_runs_gunicorn(tmp_path: Path, free_port: int) -> None:
+    port = free_port
     command = [
         str(Path(sys.executable).parent / "her2-status"),
         "serve",
@@ -78,7 +72,7 @@ def test_serve_command_runs_gunicorn(tmp_path: Path) -> None:
     _serve_and_check(command, port, tmp_path / "serve.log")
 
 
-def test_readme_start_command(tmp_path: Path) -> None:
-    port = _free_port()
+def test_readme_start_command(tmp_path: Path, free_port: int) -> None:
+    port = free_port
     command = ["scripts/serve", "--port", str(port), "--workers", "1"]
     _serve_and_check(command, port, tmp_path / "serve.log")

@@ -14,8 +14,6 @@ from pathlib import Path
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.api.test_serve import _free_port
-
 ROOT = Path(__file__).resolve().parents[2]
 SECRET_ID = "patient-id-0815"
 REQUESTS = 40
@@ -37,8 +35,10 @@ def _get(url: str) -> int:
         return session.get(url, timeout=10).status_code
 
 
-def test_metrics_add_up_across_workers_and_every_log_line_is_json(tmp_path: Path) -> None:
-    port = _free_port()
+def test_metrics_add_up_across_workers_and_every_log_line_is_json(
+    tmp_path: Path, free_port: int
+) -> None:
+    port = free_port
     base = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("HER2_")}
     # The worktree's code, whatever the venv's editable install points at; the metrics

@@ -13,10 +13,9 @@ from service.api.server_logs import ServerJsonFormatter
 from service.app.locks import FileLocks
 from service.app.memory_store import MemoryStore
 from service.settings import Settings
-from tests.api.conftest import NOW
-from tests.fhir_builders import PATIENT, ihc_observation
+from tests.builders import CASE_PATIENT, NOW, case_ihc
 
-PATIENT_ID = PATIENT.removeprefix("Patient/")
+PATIENT_ID = CASE_PATIENT.removeprefix("Patient/")
 
 
 def _record(msg: str, *args: object, exc: bool = False) -> logging.LogRecord:
@@ -48,7 +47,7 @@ def test_server_messages_keep_their_arguments() -> None:
 
 def test_the_request_line_names_no_patient_id(tmp_path: Path) -> None:
     store = MemoryStore()
-    store.put(ihc_observation("ihc", "3+", "Specimen/s", "2026-06-01"))
+    store.put(case_ihc("ihc", "3+", specimen="Specimen/s"))
     app = create_app(Settings(), clock=lambda: NOW, store=store, locks=FileLocks(tmp_path))
     lines: list[str] = []
 

@@ -22,30 +22,13 @@ from service.clients.errors import (
     FhirTooManyMatches,
 )
 from service.clients.fhir import FhirClient
+from tests.builders import outcome, searchset
 
 BASE = "http://ehr.test/fhir"
 
 
 def client(**kw: Any) -> FhirClient:
     return FhirClient(BASE, retries=kw.pop("retries", 2), **kw)
-
-
-def page(entries: list[dict[str, Any]], next_url: str | None = None) -> dict[str, Any]:
-    bundle: dict[str, Any] = {
-        "resourceType": "Bundle",
-        "type": "searchset",
-        "entry": [{"resource": r, "search": {"mode": "match"}} for r in entries],
-    }
-    if next_url:
-        bundle["link"] = [{"relation": "next", "url": next_url}]
-    return bundle
-
-
-def outcome(text: str) -> dict[str, Any]:
-    return {
-        "resourceType": "OperationOutcome",
-        "issue": [{"severity": "error", "code": "processing", "diagnostics": text}],
-    }
 
 
 @pytest.mark.parametrize(
@@ -114,13 +97,14 @@ def test_post_is_never_retried() -> None:
 def test_paging_follows_next_links_verbatim() -> None:
     responses.get(
         f"{BASE}/Observation",
-        json=page(
-            [{"resourceType": "Observation", "id": "1"}], f"{BASE}?_getpages=abc&_getpagesoffset=1"
+        json=searchset(
+            {"resourceType": "Observation", "id": "1"},
+            next_url=f"{BASE}?_getpages=abc&_getpagesoffset=1",
         ),
     )
     responses.get(
         f"{BASE}?_getpages=abc&_getpagesoffset=1",
-        json=page([{"resourceType": "Observation", "id": "2"}]),
+        json=searchset({"resourceType": "Observation", "id": "2"}),
     )
     found = list(client(page_size=1).search("Observation", {"subject": "Patient/p"}))
     assert [r["id"] for r in found] == ["1", "2"]
@@ -130,7 +114,7 @@ def test_paging_follows_next_links_verbatim() -> None:
 
 @responses.activate
 def test_included_entries_are_not_matches() -> None:
-    bundle = page([{"resourceType": "Observation", "id": "1"}])
+    bundle = searchset({"resourceType": "Observation", "id": "1"})
     bundle["entry"].append(
         {"resource": {"resourceType": "Patient", "id": "p"}, "search": {"mode": "include"}}
     )
@@ -140,8 +124,8 @@ def test_included_entries_are_not_matches() -> None:
 
 @responses.activate
 def test_next_link_to_another_host_is_not_followed_and_no_token_leaks() -> None:
-    responses.get(f"{BASE}/Observation", json=page([], "http://evil.test/steal?page=2"))
-    responses.get("http://evil.test/steal", json=page([]))
+    responses.get(f"{BASE}/Observation", json=searchset(next_url="http://evil.test/steal?page=2"))
+    responses.get("http://evil.test/steal", json=searchset())
     with pytest.raises(FhirForeignLink):
         list(client(token="s3cret").search("Observation", {}))
     assert len(responses.calls) == 1
@@ -162,10 +146,11 @@ def test_token_only_sent_to_its_server() -> None:
 def test_repeated_next_link_stops_paging() -> None:
     responses.get(
         f"{BASE}/Observation",
-        json=page([{"resourceType": "Observation", "id": "1"}], f"{BASE}?p=2"),
+        json=searchset({"resourceType": "Observation", "id": "1"}, next_url=f"{BASE}?p=2"),
     )
     responses.get(
-        f"{BASE}?p=2", json=page([{"resourceType": "Observation", "id": "2"}], f"{BASE}?p=2")
+        f"{BASE}?p=2",
+        json=searchset({"resourceType": "Observation", "id": "2"}, next_url=f"{BASE}?p=2"),
     )
     assert len(list(client().search("Observation", {}))) == 2
     assert len(responses.calls) == 2

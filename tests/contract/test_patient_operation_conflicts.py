@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
@@ -12,25 +11,10 @@ import responses
 
 from service.api import create_app
 from service.settings import Settings
+from tests.builders import NOW, concept, observation, outcome, searchset
 
 BASE = "http://ehr.test/fhir"
-IHC = {
-    "resourceType": "Observation",
-    "id": "ihc",
-    "meta": {"versionId": "1"},
-    "status": "final",
-    "code": {"coding": [{"system": "http://loinc.org", "code": "85319-2"}]},
-    "subject": {"reference": "Patient/p1"},
-    "valueCodeableConcept": {"coding": [{"system": "http://loinc.org", "code": "LA11843-2"}]},
-}
-
-
-def searchset(*resources: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "resourceType": "Bundle",
-        "type": "searchset",
-        "entry": [{"resource": r, "search": {"mode": "match"}} for r in resources],
-    }
+IHC = observation("ihc", "85319-2", effective=None, version="1", **concept("LA11843-2"))
 
 
 @pytest.mark.parametrize(
@@ -57,13 +41,10 @@ def test_412_from_the_transaction_is_409(tmp_path: Path, diagnostics: str, code:
     responses.post(
         BASE,
         status=412,
-        json={
-            "resourceType": "OperationOutcome",
-            "issue": [{"severity": "error", "code": "conflict", "diagnostics": diagnostics}],
-        },
+        json=outcome(diagnostics, code="conflict"),
     )
     settings = Settings(fhir_base_url=BASE, lock_dir=tmp_path, retries=0)
-    client = create_app(settings, clock=lambda: dt.datetime(2026, 11, 25, tzinfo=dt.UTC))
+    client = create_app(settings, clock=lambda: NOW)
     response = client.test_client().post("/fhir/Patient/p1/$her2-status")
     assert response.status_code == 409
     issues = response.json["issue"]  # type: ignore[index]
@@ -75,7 +56,7 @@ def test_412_from_the_transaction_is_409(tmp_path: Path, diagnostics: str, code:
 def test_throttling_server_delay_is_passed_on(tmp_path: Path) -> None:
     responses.get(f"{BASE}/Observation", status=503, headers={"Retry-After": "120"})
     settings = Settings(fhir_base_url=BASE, lock_dir=tmp_path, retries=0)
-    client = create_app(settings, clock=lambda: dt.datetime(2026, 11, 25, tzinfo=dt.UTC))
+    client = create_app(settings, clock=lambda: NOW)
     response = client.test_client().post("/fhir/Patient/p1/$her2-status")
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "120"

@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.builders import FIXTURES
 from tests.integration.hapi import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-PAYLOAD = ROOT / "tests" / "fixtures" / "inputs" / "breast-panel-diagnosticreport.json"
+PAYLOAD = FIXTURES / "inputs" / "breast-panel-diagnosticreport.json"
 ENV = {**os.environ, "CONTAINERS_CONF": str(ROOT / "packaging" / "containers.conf")}
 # The README's scripts set CONTAINERS_CONF themselves: they run without it here.
 PLAIN_ENV = {k: v for k, v in os.environ.items() if k != "CONTAINERS_CONF"}

@@ -4,44 +4,33 @@ from __future__ import annotations
 
 import concurrent.futures
 from collections.abc import Callable
-from decimal import Decimal
 from typing import Any
 
 from flask.testing import FlaskClient
 
 from service.fhir.codes import SID_STATUS, SID_THERAPY_LIST
-from tests.integration.conftest import Fhir
+from tests.builders import LOINC, concept, observation, quantity, specimen
+from tests.integration.fhir_server import Fhir
 from tests.integration.hapi import free_port
 
-LOINC = "http://loinc.org"
 OP = "/fhir/Patient/{}/$her2-status"
 
 
-def observation(
-    pid: str, oid: str, code: str, status: str = "final", **value: Any
-) -> dict[str, Any]:
-    return {
-        "resourceType": "Observation",
-        "id": f"{pid}-{oid}",
-        "status": status,
-        "code": {"coding": [{"system": LOINC, "code": code}]},
-        "subject": {"reference": f"Patient/{pid}"},
-        "specimen": {"reference": f"Specimen/{pid}-s1"},
-        "effectiveDateTime": "2026-05-01",
-        **value,
-    }
+def of_patient(pid: str, oid: str, code: str, **kw: Any) -> dict[str, Any]:
+    """An Observation of the test's patient, on its breast specimen ``{pid}-s1``."""
+    on = {"subject": f"Patient/{pid}", "specimen": f"Specimen/{pid}-s1", "effective": "2026-05-01"}
+    return observation(f"{pid}-{oid}", code, **on, **kw)
 
 
 def ihc(pid: str, answer: str, status: str = "final") -> dict[str, Any]:
-    concept = {"coding": [{"system": LOINC, "code": answer}]}
-    return observation(pid, "ihc", "85319-2", status, valueCodeableConcept=concept)
+    return of_patient(pid, "ihc", "85319-2", status=status, **concept(answer))
 
 
 def ish(pid: str, ratio: str, her2: str, cep17: str) -> list[dict[str, Any]]:
     return [
-        observation(pid, "ratio", "49683-6", valueQuantity={"value": Decimal(ratio)}),
-        observation(pid, "her2", "74860-8", valueQuantity={"value": Decimal(her2)}),
-        observation(pid, "cep17", "74861-6", valueQuantity={"value": Decimal(cep17)}),
+        of_patient(pid, "ratio", "49683-6", **quantity(ratio)),
+        of_patient(pid, "her2", "74860-8", **quantity(her2)),
+        of_patient(pid, "cep17", "74861-6", **quantity(cep17)),
     ]
 
 
@@ -204,13 +193,15 @@ def test_list_is_retired_when_no_agent_applies_any_more(
     service = service_factory()
     fhir.put(ihc(patient_id, "LA11843-2"))  # 3+: positive, ten agents
     run(service, patient_id)
-    concept = {
+    zero = {
         "coding": [
             {"system": LOINC, "code": "LA6111-4"},
             {"system": "https://her2-status.org/fhir/CodeSystem/her2-ihc-score", "code": "0-null"},
         ]
     }
-    amended = observation(patient_id, "ihc", "85319-2", "corrected", valueCodeableConcept=concept)
+    amended = of_patient(
+        patient_id, "ihc", "85319-2", status="corrected", valueCodeableConcept=zero
+    )
     fhir.put(amended)  # corrected to IHC 0 (null): negative, HER2-0, no agent
     run(service, patient_id)
     (result,), (listing,) = stored(fhir, patient_id)
@@ -223,13 +214,7 @@ def test_one_result_per_specimen(
     fhir: Fhir, patient_id: str, service_factory: Callable[..., FlaskClient]
 ) -> None:
     second = f"{patient_id}-s2"
-    fhir.put(
-        {
-            "resourceType": "Specimen",
-            "id": second,
-            "subject": {"reference": f"Patient/{patient_id}"},
-        }
-    )
+    fhir.put(specimen(second, subject=f"Patient/{patient_id}"))
     fhir.put(ihc(patient_id, "LA11843-2"))
     other = ihc(patient_id, "LA11841-6")
     other.update(

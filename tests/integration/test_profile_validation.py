@@ -10,7 +10,6 @@ so their codes are fully checked.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import re
 from pathlib import Path
@@ -21,11 +20,12 @@ import pytest
 from service.app.derivation import derive
 from service.fhir import jsonio
 from service.fhir.codes import CANONICAL
-from tests.integration.conftest import Fhir
+from tests.builders import FIXTURES, NOW
+from tests.integration.fhir_server import Fhir
 
 ROOT = Path(__file__).resolve().parents[2]
 PROFILES = ROOT / "fhir_profiles"
-INPUTS = sorted((ROOT / "tests" / "fixtures" / "inputs").glob("*.json"))
+INPUTS = sorted((FIXTURES / "inputs").glob("*.json"))
 EXTERNAL = re.compile(
     r"loinc\.org|snomed\.info|umls/rxnorm|whocc\.no|ncicb\.nci\.nih\.gov|urn:oid:2\.16\.840\.1\.113883\.6\.1"
 )
@@ -76,10 +76,9 @@ def test_every_example_validates_against_its_profile(guide: Fhir, path: Path) ->
 
 
 def _outputs() -> list[tuple[str, dict[str, Any]]]:
-    now = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
     found = []
     for path in INPUTS:
-        derivation = derive(jsonio.loads(path.read_text()), now)
+        derivation = derive(jsonio.loads(path.read_text()), NOW)
         for entry in derivation.bundle["entry"]:
             resource = entry["resource"]
             if resource["resourceType"] in PROFILE_OF:

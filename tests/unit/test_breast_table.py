@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from service.her2 import IshInput, default_ruleset, evaluate
-from tests.helpers import dual, single, spec
+from tests.builders import dual, single, spec
 
 P, N, E = "positive", "negative", "equivocal"
 REVIEW = "pathologist_review_discordance"

@@ -9,7 +9,7 @@ import pytest
 
 from service.her2 import Site, evaluate, load_catalog, therapies_for
 from service.her2.catalog import CatalogError, _parse
-from tests.helpers import dual, spec
+from tests.builders import dual, spec
 
 TDXD = "fam-trastuzumab-deruxtecan"
 BREAST_POSITIVE = [

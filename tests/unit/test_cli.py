@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from service.cli import EXIT_NOTHING_DERIVED, EXIT_OK, EXIT_USAGE, main
+from tests.builders import FIXTURES, observation
 
-INPUTS = Path(__file__).resolve().parents[1] / "fixtures" / "inputs"
+INPUTS = FIXTURES / "inputs"
 
 
 def run(*args: str) -> tuple[int, dict[str, object]]:
@@ -72,12 +73,14 @@ def test_local_code_map_is_used(tmp_path: Path) -> None:
     payload = tmp_path / "in.json"
     payload.write_text(
         json.dumps(
-            {
-                "resourceType": "Observation",
-                "status": "final",
-                "code": {"coding": [{"system": "http://lab.example.org/codes", "code": "HER2IHC"}]},
-                "valueString": "3+",
-            }
+            observation(
+                None,
+                "HER2IHC",
+                system="http://lab.example.org/codes",
+                subject=None,
+                effective=None,
+                valueString="3+",
+            )
         )
     )
     assert run("derive", str(payload))[0] == EXIT_NOTHING_DERIVED

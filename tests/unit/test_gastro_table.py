@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from service.her2 import IshInput, default_ruleset, evaluate
-from tests.helpers import dual, single, spec
+from tests.builders import dual, single, spec
 
 POS = dual("2.5", "5.0", "2.0")
 POS_NO_COPIES = dual("2.4", None, None)

@@ -16,55 +16,21 @@ from service.fhir.issues import Severity
 from service.her2 import ErrorCode, Invalid, IshInput
 from service.her2.inputs import NOT_A_CODE
 from service.her2.numbers import Bound
-
-NOW = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
+from tests.builders import (
+    NOW,
+    bundle,
+    condition,
+    data_absent,
+    ihc,
+    ish_call,
+    observation,
+    quantity,
+)
 
 VOCABULARY = "not one of 0, 0-ultralow, 1+, 2+, 3+"
 # A value that does not fit its code reaches the rules as invalid_type (fails closed).
 NOT_A_NUMBER = Invalid(ErrorCode.INVALID_TYPE, "not a number")
-
-
-def obs(
-    obs_id: str,
-    code: str,
-    system: str = LOINC,
-    subject: str = "Patient/p1",
-    effective: str | None = "2026-01-10",
-    **extra: Any,
-) -> dict[str, Any]:
-    resource: dict[str, Any] = {
-        "resourceType": "Observation",
-        "id": obs_id,
-        "status": "final",
-        "code": {"coding": [{"system": system, "code": code}]},
-        "subject": {"reference": subject},
-        **extra,
-    }
-    if effective:
-        resource["effectiveDateTime"] = effective
-    return resource
-
-
-def ihc(obs_id: str = "ihc", answer: str = "LA11842-4", **extra: Any) -> dict[str, Any]:
-    concept = {"coding": [{"system": LOINC, "code": answer}]}
-    return obs(obs_id, "18474-7", valueCodeableConcept=concept, **extra)
-
-
-def qty(value: str, unit: str | None = None, **extra: Any) -> dict[str, Any]:
-    quantity: dict[str, Any] = {"value": Decimal(value), **extra}
-    if unit:
-        quantity["code"] = unit
-    return {"valueQuantity": quantity}
-
-
-def bundle(*resources: dict[str, Any], urls: list[str] | None = None) -> dict[str, Any]:
-    entries = []
-    for index, resource in enumerate(resources):
-        entry: dict[str, Any] = {"resource": resource}
-        if urls and index < len(urls) and urls[index]:
-            entry["fullUrl"] = urls[index]
-        entries.append(entry)
-    return {"resourceType": "Bundle", "type": "collection", "entry": entries}
+LOCAL = "http://lab.example.org/codes"
 
 
 def one_spec(payload: dict[str, Any], **kw: Any) -> Any:
@@ -86,17 +52,17 @@ def statuses(payload: dict[str, Any]) -> list[str]:
 
 
 def test_loinc_oid_system_is_accepted() -> None:
-    spec = one_spec(bundle(obs("i", "18474-7", LOINC_OID, valueString="3+")))
+    spec = one_spec(bundle(observation("i", "18474-7", system=LOINC_OID, valueString="3+")))
     assert spec.ihc_score == "3+"
 
 
 def test_snomed_ratio_code_is_accepted() -> None:
-    spec = one_spec(bundle(obs("r", "1365744007", SNOMED, **qty("2.4"))))
+    spec = one_spec(bundle(observation("r", "1365744007", system=SNOMED, **quantity("2.4"))))
     assert spec.ish.her2_cep17_ratio == Decimal("2.4")
 
 
 def test_unknown_code_is_never_guessed_from_display() -> None:
-    resource = obs("x", "LOCAL-HER2", "http://lab.example.org/codes", valueString="3+")
+    resource = observation("x", "LOCAL-HER2", system=LOCAL, valueString="3+")
     resource["code"]["coding"][0]["display"] = "HER2 IHC"
     reading = read_inputs(bundle(resource))
     assert reading.groups == []
@@ -109,7 +75,7 @@ def test_local_code_map_adds_a_site_code() -> None:
             {"system": "http://lab.example.org/codes", "code": "LOCAL-HER2", "kind": "ihc"}
         ]
     }
-    resource = obs("x", "LOCAL-HER2", "http://lab.example.org/codes", valueString="3+")
+    resource = observation("x", "LOCAL-HER2", system=LOCAL, valueString="3+")
     spec = one_spec(bundle(resource), code_map=CodeMap().with_local(table))
     assert spec.ihc_score == "3+"
 
@@ -130,7 +96,7 @@ def test_code_map_from_file(tmp_path: Any) -> None:
 
 @pytest.mark.parametrize("code", ["32996-1", "42914-2", "51981-9", "72382-5", "72383-3"])
 def test_her2_related_non_ihc_ish_codes_are_never_used(code: str) -> None:
-    reading = read_inputs(bundle(obs("s", code, **qty("15"))))
+    reading = read_inputs(bundle(observation("s", code, **quantity("15"))))
     assert reading.groups == []
     assert any(i.severity is Severity.WARNING for i in reading.issues)
 
@@ -151,7 +117,7 @@ def test_her2_related_non_ihc_ish_codes_are_never_used(code: str) -> None:
 def test_ihc_string_and_integer_values(
     value: dict[str, Any], score: object, assessed: bool
 ) -> None:
-    spec = one_spec(bundle(obs("i", "18474-7", **value)))
+    spec = one_spec(bundle(observation("i", "18474-7", **value)))
     assert (spec.ihc_score, spec.ihc0_ultralow_assessed) == (score, assessed)
 
 
@@ -162,20 +128,20 @@ def test_ihc_zero_with_null_coding_is_assessed() -> None:
             {"system": "https://her2-status.org/fhir/CodeSystem/her2-ihc-score", "code": "0-null"},
         ]
     }
-    spec = one_spec(bundle(obs("i", "18474-7", valueCodeableConcept=concept)))
+    spec = one_spec(bundle(observation("i", "18474-7", valueCodeableConcept=concept)))
     assert (spec.ihc_score, spec.ihc0_ultralow_assessed) == ("0", True)
 
 
 def test_ihc_of_wrong_type_fails_closed() -> None:
-    assert one_spec(bundle(obs("i", "18474-7", **qty("2")))).ihc_score == NOT_A_CODE
-    derivation = derive(bundle(obs("i", "18474-7", **qty("2"))), NOW)
+    assert one_spec(bundle(observation("i", "18474-7", **quantity("2")))).ihc_score == NOT_A_CODE
+    derivation = derive(bundle(observation("i", "18474-7", **quantity("2"))), NOW)
     assert not derivation.usable
     assert [i.input_error for i in derivation.issues if i.input_error] == ["invalid_type"]
 
 
 def test_ihc_answer_present_is_not_usable() -> None:
     concept = {"coding": [{"system": SNOMED, "code": "52101004"}]}  # "Present"
-    derivation = derive(bundle(obs("i", "18474-7", valueCodeableConcept=concept)), NOW)
+    derivation = derive(bundle(observation("i", "18474-7", valueCodeableConcept=concept)), NOW)
     assert not derivation.usable
     assert any(i.code == "code-unknown" for i in derivation.issues)
 
@@ -195,33 +161,18 @@ def test_indeterminate_answer_is_an_assay_failure() -> None:
 
 
 def test_failed_ihc_with_valid_ish_keeps_the_ish() -> None:
-    failed = obs(
-        "i",
-        "18474-7",
-        dataAbsentReason={
-            "coding": [
-                {
-                    "system": "http://terminology.hl7.org/CodeSystem/data-absent-reason",
-                    "code": "error",
-                }
-            ]
-        },
-    )
+    failed = observation("i", "18474-7", **data_absent())
     spec = one_spec(
         bundle(
             failed,
-            obs("r", "49683-6", **qty("1.2")),
-            obs("h", "74860-8", **qty("2.4")),
-            obs("c", "74861-6", **qty("2.0")),
+            observation("r", "49683-6", **quantity("1.2")),
+            observation("h", "74860-8", **quantity("2.4")),
+            observation("c", "74861-6", **quantity("2.0")),
         )
     )
     assert spec.assay_failed is False
     assert spec.ihc_score is None
     assert spec.ish is not None
-
-
-def ish_call(obs_id: str = "ish", **extra: Any) -> dict[str, Any]:
-    return obs(obs_id, "85318-4", **extra)
 
 
 def test_ish_without_value_components_or_reason_is_passed_on_empty() -> None:
@@ -244,7 +195,7 @@ def test_ish_without_value_components_or_reason_is_passed_on_empty() -> None:
 
 
 def test_empty_ish_panel_is_passed_on_empty() -> None:
-    panel = obs("panel", "74885-5")
+    panel = observation("panel", "74885-5")
     group = read_inputs(bundle(ihc(), panel)).groups[0]
     assert isinstance(group.spec.ish, IshInput)
     assert group.spec.ish.final is True
@@ -253,55 +204,47 @@ def test_empty_ish_panel_is_passed_on_empty() -> None:
 
 def test_ish_not_done_is_still_absent() -> None:
     # A dataAbsentReason says the test is not available: no ISH, not an empty one.
-    reason = {
-        "coding": [
-            {
-                "system": "http://terminology.hl7.org/CodeSystem/data-absent-reason",
-                "code": "not-performed",
-            }
-        ]
-    }
-    spec = one_spec(bundle(ihc(), ish_call(dataAbsentReason=reason)))
+    spec = one_spec(bundle(ihc(), ish_call(**data_absent("not-performed"))))
     assert spec.ish is None
 
 
 def test_empty_ish_does_not_displace_a_usable_count() -> None:
-    spec = one_spec(bundle(ihc(), ish_call(), obs("r", "49683-6", **qty("2.4"))))
+    spec = one_spec(bundle(ihc(), ish_call(), observation("r", "49683-6", **quantity("2.4"))))
     assert spec.ish is not None
     assert spec.ish.her2_cep17_ratio == Decimal("2.4")
 
 
 def test_comparator_ratio_is_a_bound() -> None:
-    spec = one_spec(bundle(obs("r", "49683-6", **qty("2.2", comparator=">"))))
+    spec = one_spec(bundle(observation("r", "49683-6", **quantity("2.2", comparator=">"))))
     assert spec.ish.her2_cep17_ratio == Bound(">", Decimal("2.2"))
 
 
 def test_copy_number_bound_fails_closed() -> None:
-    spec = one_spec(bundle(obs("h", "74860-8", **qty("6", comparator=">"))))
+    spec = one_spec(bundle(observation("h", "74860-8", **quantity("6", comparator=">"))))
     assert spec.ish.avg_her2_copies == NOT_A_NUMBER
 
 
 @pytest.mark.parametrize("unit", ["%", "mg", "ng/mL"])
 def test_unit_that_does_not_fit_the_code_fails_closed(unit: str) -> None:
-    spec = one_spec(bundle(obs("r", "49683-6", **qty("2.4", unit))))
+    spec = one_spec(bundle(observation("r", "49683-6", **quantity("2.4", unit))))
     assert spec.ish.her2_cep17_ratio == NOT_A_NUMBER
 
 
 def test_value_ratio_is_divided_exactly() -> None:
     ratio = {"numerator": {"value": Decimal("4.8")}, "denominator": {"value": Decimal("2.0")}}
-    spec = one_spec(bundle(obs("r", "49683-6", valueRatio=ratio)))
+    spec = one_spec(bundle(observation("r", "49683-6", valueRatio=ratio)))
     assert spec.ish.her2_cep17_ratio == Decimal("2.4")
 
 
 def test_value_ratio_zero_denominator_is_invalid_value() -> None:
     ratio = {"numerator": {"value": Decimal("4.8")}, "denominator": {"value": Decimal(0)}}
-    derivation = derive(bundle(obs("r", "49683-6", valueRatio=ratio)), NOW)
+    derivation = derive(bundle(observation("r", "49683-6", valueRatio=ratio)), NOW)
     assert [i.input_error for i in derivation.issues if i.input_error] == ["invalid_value"]
 
 
 def test_copy_number_as_coded_value_fails_closed() -> None:
     concept = {"coding": [{"system": LOINC, "code": "LA6576-8"}]}
-    spec = one_spec(bundle(obs("h", "74860-8", valueCodeableConcept=concept)))
+    spec = one_spec(bundle(observation("h", "74860-8", valueCodeableConcept=concept)))
     assert spec.ish.avg_her2_copies == NOT_A_NUMBER
 
 
@@ -315,7 +258,7 @@ def test_copy_number_as_coded_value_fails_closed() -> None:
     ],
 )
 def test_ish_qualitative_strings(text: str, call: str) -> None:
-    assert one_spec(bundle(obs("q", "85318-4", valueString=text))).ish.lab_call == call
+    assert one_spec(bundle(observation("q", "85318-4", valueString=text))).ish.lab_call == call
 
 
 def test_single_probe_method() -> None:
@@ -327,11 +270,11 @@ def test_single_probe_method() -> None:
             }
         ]
     }
-    panel = obs(
+    panel = observation(
         "p",
         "74885-5",
         method=method,
-        component=[{"code": {"coding": [{"system": LOINC, "code": "74860-8"}]}, **qty("6.5")}],
+        component=[{"code": {"coding": [{"system": LOINC, "code": "74860-8"}]}, **quantity("6.5")}],
     )
     spec = one_spec(bundle(panel))
     assert (spec.ish.probe, spec.ish.avg_her2_copies) == ("single", Decimal("6.5"))
@@ -350,8 +293,8 @@ def test_single_probe_method() -> None:
     ],
 )
 def test_panel_member_reference_forms(member_ref: str) -> None:
-    panel = obs("p", "74885-5", hasMember=[{"reference": member_ref}])
-    member = obs("r1", "49683-6", effective=None, **qty("2.4"))
+    panel = observation("p", "74885-5", hasMember=[{"reference": member_ref}])
+    member = observation("r1", "49683-6", effective=None, **quantity("2.4"))
     payload = bundle(panel, member, urls=["", "urn:uuid:5a0c5c6e-0000-4000-8000-000000000001"])
     reading = read_inputs(payload)
     assert len(reading.groups) == 1
@@ -374,7 +317,7 @@ def test_identifier_only_specimen_reference_resolves() -> None:
 
 
 def test_member_missing_from_request_is_a_warning() -> None:
-    panel = obs("p", "74885-5", hasMember=[{"reference": "Observation/elsewhere"}])
+    panel = observation("p", "74885-5", hasMember=[{"reference": "Observation/elsewhere"}])
     reading = read_inputs(bundle(panel, ihc()))
     assert any("not included" in i.diagnostics for i in reading.issues)
 
@@ -432,7 +375,8 @@ def test_entered_in_error_input_is_listed_as_withdrawn() -> None:
 
 def test_inputs_within_the_window_form_one_group() -> None:
     payload = bundle(
-        ihc(effective="2026-01-01"), obs("r", "49683-6", effective="2026-01-30", **qty("2.4"))
+        ihc(effective="2026-01-01"),
+        observation("r", "49683-6", effective="2026-01-30", **quantity("2.4")),
     )
     assert len(read_inputs(payload).groups) == 1
     assert len(read_inputs(payload, window=dt.timedelta(days=10)).groups) == 2
@@ -460,9 +404,9 @@ def test_reflex_ish_added_later_keeps_the_same_key() -> None:
     later = derive(
         bundle(
             ihc(effective="2026-01-01"),
-            obs("r", "49683-6", effective="2026-01-09", **qty("1.2")),
-            obs("h", "74860-8", effective="2026-01-09", **qty("2.4")),
-            obs("c", "74861-6", effective="2026-01-09", **qty("2.0")),
+            observation("r", "49683-6", effective="2026-01-09", **quantity("1.2")),
+            observation("h", "74860-8", effective="2026-01-09", **quantity("2.4")),
+            observation("c", "74861-6", effective="2026-01-09", **quantity("2.0")),
         ),
         NOW,
     )
@@ -473,7 +417,7 @@ def test_reflex_ish_added_later_keeps_the_same_key() -> None:
 
 
 def test_malformed_her2_entry_fails_only_its_specimen() -> None:
-    broken = obs(
+    broken = observation(
         "r", "49683-6", specimen={"reference": "Specimen/x"}, valueString="2", valueInteger=2
     )
     good = ihc("g", answer="LA11843-2", specimen={"reference": "Specimen/y"})
@@ -501,41 +445,19 @@ def test_malformed_her2_entry_fails_only_its_specimen() -> None:
 def test_site_from_the_patients_condition(
     condition_code: str, system: str, site: str | None
 ) -> None:
-    condition = {
-        "resourceType": "Condition",
-        "subject": {"reference": "Patient/p1"},
-        "code": {"coding": [{"system": system, "code": condition_code}]},
-    }
-    group = read_inputs(bundle(condition, ihc())).groups[0]
+    group = read_inputs(bundle(condition(system, condition_code), ihc())).groups[0]
     assert (group.site.value if group.site else None) == site
 
 
 def test_conflicting_conditions_leave_the_site_unknown() -> None:
-    conditions = [
-        {
-            "resourceType": "Condition",
-            "subject": {"reference": "Patient/p1"},
-            "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10", "code": c}]},
-        }
-        for c in ("C50.9", "C16.9")
-    ]
+    conditions = [condition("http://hl7.org/fhir/sid/icd-10", c) for c in ("C50.9", "C16.9")]
     group = read_inputs(bundle(*conditions, ihc())).groups[0]
     assert group.site is None
 
 
 def test_focus_condition_wins_over_other_conditions() -> None:
-    breast = {
-        "resourceType": "Condition",
-        "id": "c1",
-        "subject": {"reference": "Patient/p1"},
-        "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10", "code": "C50.9"}]},
-    }
-    gastric = {
-        "resourceType": "Condition",
-        "id": "c2",
-        "subject": {"reference": "Patient/p1"},
-        "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10", "code": "C16.9"}]},
-    }
+    breast = condition("http://hl7.org/fhir/sid/icd-10", "C50.9", id="c1")
+    gastric = condition("http://hl7.org/fhir/sid/icd-10", "C16.9", id="c2")
     group = read_inputs(bundle(breast, gastric, ihc(focus=[{"reference": "Condition/c2"}]))).groups[
         0
     ]
@@ -543,7 +465,7 @@ def test_focus_condition_wins_over_other_conditions() -> None:
 
 
 def test_breast_specific_code_decides_the_site() -> None:
-    resource = obs("i", "85319-2", valueString="1+")
+    resource = observation("i", "85319-2", valueString="1+")
     assert read_inputs(bundle(resource)).groups[0].site == "breast"
 
 

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from service.her2 import evaluate, evaluate_series
 from service.her2.inputs import ish_from, prior_from
-from tests.helpers import dual, single, spec
+from tests.builders import dual, single, spec
 
 
 def test_ihc_1_plus_is_not_positive() -> None:

@@ -18,7 +18,7 @@ from service.her2.numbers import (
     ratio_at_least,
     within_relative_tolerance,
 )
-from tests.helpers import dual, single, spec
+from tests.builders import dual, single, spec
 
 
 @pytest.mark.parametrize(

@@ -8,35 +8,14 @@ A missing file fails the suite; it is never skipped silently.
 
 from __future__ import annotations
 
-import json
-import os
-from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from service.her2 import evaluate
-from tests.helpers import spec_from_case, summary
+from tests.builders import CASES_FILE, public_cases, spec_from_case, summary
 
-CASES_FILE = Path(
-    os.environ.get(
-        "HER2_PUBLIC_CASES",
-        Path(__file__).resolve().parents[1] / "fixtures" / "cases" / "public-cases.json",
-    )
-)
-
-
-def _load() -> list[dict[str, Any]]:
-    if not CASES_FILE.is_file():
-        return []
-    cases: list[dict[str, Any]] = json.loads(
-        CASES_FILE.read_text(encoding="utf-8"), parse_float=Decimal
-    )
-    return cases
-
-
-CASES = _load()
+CASES = public_cases()
 
 
 def test_public_cases_file_is_present() -> None:

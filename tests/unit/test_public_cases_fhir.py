@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 import pytest
 
 from service.app.derivation import derive
 from service.fhir.codes import CS_COMPONENT, CS_INPUT_ERROR, CS_STATUS, SID_STATUS
-from tests.fhir_builders import case_to_fhir
-from tests.unit.test_public_cases import CASES
+from tests.builders import NOW, case_to_fhir, public_cases
 
-NOW = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
+CASES = public_cases()
 
 
 def _components(observation: dict[str, Any]) -> dict[str, object]:

@@ -6,7 +6,7 @@ import pytest
 
 from service.her2 import evaluate
 from service.her2.inputs import ish_from
-from tests.helpers import dual, spec
+from tests.builders import dual, spec
 
 
 @pytest.mark.parametrize(

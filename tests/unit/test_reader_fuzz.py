@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import copy
-import datetime as dt
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -15,10 +13,10 @@ from service.app.derivation import derive
 from service.fhir import jsonio
 from service.fhir.envelope import EnvelopeError
 from service.fhir.issues import Issue
+from tests.builders import FIXTURES, NOW, bundle, observation
 
-INPUTS = sorted((Path(__file__).resolve().parents[1] / "fixtures" / "inputs").glob("*.json"))
+INPUTS = sorted((FIXTURES / "inputs").glob("*.json"))
 PAYLOADS = [jsonio.loads(p.read_text()) for p in INPUTS]
-NOW = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
 
 json_values = st.recursive(
     st.none()
@@ -101,22 +99,15 @@ def test_mutated_fixtures_never_raise(data: st.DataObject, value: Any, delete: b
 @given(json_values)
 def test_arbitrary_json_never_raises(value: Any) -> None:
     _derive_never_raises(value)
-    _derive_never_raises(
-        {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": value}]}
-    )
+    _derive_never_raises(bundle(value))
 
 
 def test_library_crash_on_unknown_contained_type_is_just_invalid() -> None:
     # fhir.resources raises KeyError / TypeError here instead of a ValidationError.
     for contained in ({"resourceType": "Type"}, {"resourceType": None}):
-        observation = {
-            "resourceType": "Observation",
-            "id": "i",
-            "status": "final",
-            "code": {"coding": [{"system": "http://loinc.org", "code": "18474-7"}]},
-            "valueString": "3+",
-            "contained": [contained],
-        }
-        derivation = derive(observation, NOW)
+        resource = observation(
+            "i", "18474-7", subject=None, effective=None, valueString="3+", contained=[contained]
+        )
+        derivation = derive(resource, NOW)
         assert not derivation.usable
         assert [i.input_error for i in derivation.issues if i.input_error] == ["invalid_type"]

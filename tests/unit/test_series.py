@@ -6,7 +6,7 @@ import pytest
 
 from service.her2 import evaluate, evaluate_series
 from service.her2.inputs import prior_from
-from tests.helpers import dual, single, spec
+from tests.builders import dual, single, spec
 
 
 def test_differing_prior_status_flags_heterogeneity_on_the_current_result() -> None:

@@ -11,8 +11,9 @@ from gunicorn.app.base import BaseApplication
 
 from service.cli import EXIT_OK, EXIT_USAGE, main
 from service.settings import ServerSettings, Settings, SettingsError
+from tests.builders import FIXTURES
 
-INPUTS = Path(__file__).resolve().parents[1] / "fixtures" / "inputs"
+INPUTS = FIXTURES / "inputs"
 
 
 def test_defaults_need_no_environment() -> None:

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 import pytest
 
 from service.app.derivation import derive
-from service.fhir.codes import SNOMED, CodeMap, CodeMapError
+from service.fhir.codes import CodeMap, CodeMapError
 from service.fhir.inbound import read_inputs
 from service.fhir.issues import Severity
 from service.her2 import evaluate
-from tests.helpers import dual, single, spec
+from tests.builders import BREAST, NOW, bundle, condition, dual, ihc, single, spec
 
 
 def test_other_site_ihc_3_plus_is_positive() -> None:
@@ -102,48 +101,11 @@ WHO = "http://hl7.org/fhir/sid/icd-10"
 CM = "http://hl7.org/fhir/sid/icd-10-cm"
 GM = "http://fhir.de/CodeSystem/bfarm/icd-10-gm"
 ICD_O3 = "http://terminology.hl7.org/CodeSystem/icd-o-3"
-LOINC = "http://loinc.org"
-NOW = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
 VER_STATUS = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
 
 
-def condition(
-    system: str, code: str, body: tuple[str, str] | None = None, **extra: Any
-) -> dict[str, Any]:
-    resource: dict[str, Any] = {
-        "resourceType": "Condition",
-        "subject": {"reference": "Patient/p1"},
-        "code": {"coding": [{"system": system, "code": code}]},
-        **extra,
-    }
-    if body:
-        resource["bodySite"] = [{"coding": [{"system": body[0], "code": body[1]}]}]
-    return resource
-
-
-def ihc(answer: str) -> dict[str, Any]:
-    # Tissue IHC (18474-7): the code does not decide the site, the Condition does.
-    return {
-        "resourceType": "Observation",
-        "id": "ihc",
-        "status": "final",
-        "code": {"coding": [{"system": LOINC, "code": "18474-7"}]},
-        "subject": {"reference": "Patient/p1"},
-        "effectiveDateTime": "2026-01-10",
-        "valueCodeableConcept": {"coding": [{"system": LOINC, "code": answer}]},
-    }
-
-
-def request(*resources: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "resourceType": "Bundle",
-        "type": "collection",
-        "entry": [{"resource": r} for r in resources],
-    }
-
-
 def site_of(*conditions: dict[str, Any], code_map: CodeMap | None = None) -> str | None:
-    reading = read_inputs(request(*conditions, ihc("LA11842-4")), code_map)
+    reading = read_inputs(bundle(*conditions, ihc(answer="LA11842-4")), code_map)
     site = reading.groups[0].site
     return site.value if site else None
 
@@ -192,11 +154,11 @@ def test_codes_that_are_no_malignant_primary_leave_the_site_unknown(code: str) -
 
 def test_a_metastasis_in_the_breast_does_not_make_the_site_breast() -> None:
     # The body site of a secondary describes the metastasis, not the primary.
-    assert site_of(condition(CM, "C79.81", body=(SNOMED, "76752008"))) is None
+    assert site_of(condition(CM, "C79.81", body=BREAST)) is None
 
 
 def test_a_benign_breast_lesion_does_not_make_the_site_breast() -> None:
-    assert site_of(condition(GM, "D24", body=(SNOMED, "76752008"))) is None
+    assert site_of(condition(GM, "D24", body=BREAST)) is None
 
 
 def test_icd_o3_morphology_with_topography_body_site() -> None:
@@ -219,7 +181,7 @@ def test_refuted_or_withdrawn_conditions_are_ignored(status: dict[str, Any]) -> 
 
 def test_two_primaries_of_different_rule_sets_leave_the_site_unknown_with_a_warning() -> None:
     reading = read_inputs(
-        request(condition(GM, "C34.1"), condition(WHO, "C50.9"), ihc("LA11842-4"))
+        bundle(condition(GM, "C34.1"), condition(WHO, "C50.9"), ihc(answer="LA11842-4"))
     )
     assert reading.groups[0].site is None
     assert any(
@@ -259,7 +221,7 @@ def _status_and_step(observation: dict[str, Any]) -> tuple[str, str | None]:
 
 
 def test_lung_primary_in_icd10_gm_with_ihc_2_plus_has_no_site_specific_guideline() -> None:
-    observation = _derived(request(condition(GM, "C34.1"), ihc("LA11842-4")))
+    observation = _derived(bundle(condition(GM, "C34.1"), ihc(answer="LA11842-4")))
     assert _status_and_step(observation) == ("indeterminate", "no_site_specific_guideline")
 
 
@@ -269,7 +231,7 @@ def test_lung_primary_in_icd10_gm_with_a_qualitative_positive_ihc() -> None:
     # a Positive IHC counts as 3+ (rules section 5.3), and IHC 3+ is positive at any
     # site (section 6): still positive, but under the other-site rule, and the note
     # says the site is "other", from the Condition.
-    observation = _derived(request(condition(GM, "C34.1"), ihc("LA6576-8")))
+    observation = _derived(bundle(condition(GM, "C34.1"), ihc(answer="LA6576-8")))
     status, _ = _status_and_step(observation)
     notes = " ".join(n["text"] for n in observation.get("note", []))
     assert status == "positive"

@@ -8,7 +8,7 @@ import pytest
 
 from service.her2 import SpecimenInput, evaluate
 from service.her2.inputs import ish_from, specimen_from
-from tests.helpers import dual, spec
+from tests.builders import dual, spec
 
 # (name, specimen, error, next_step, error_location)
 CASES = [

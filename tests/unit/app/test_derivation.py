@@ -2,62 +2,31 @@
 
 from __future__ import annotations
 
-import datetime as dt
-from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 from service.app.derivation import derive
-from service.fhir.codes import CS_RULE_SET, LOINC
+from service.fhir.codes import CS_RULE_SET
 from service.fhir.issues import Severity
 from service.her2 import load_ruleset
+from tests.builders import FIXTURES, NOW, bundle, concept, observation, quantity
 
-NOW = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
-TEST_RULESET = Path(__file__).resolve().parents[2] / "fixtures" / "rulesets"
-
-
-def _obs(obs_id: str, code: str, **value: Any) -> dict[str, Any]:
-    return {
-        "resourceType": "Observation",
-        "id": obs_id,
-        "status": "final",
-        "code": {"coding": [{"system": LOINC, "code": code}]},
-        "subject": {"reference": "Patient/p1"},
-        "specimen": {"reference": "Specimen/s1"},
-        "effectiveDateTime": "2026-01-10",
-        **value,
-    }
+TEST_RULESET = FIXTURES / "rulesets"
+SPECIMEN = "Specimen/s1"
 
 
-def _bundle(*resources: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "resourceType": "Bundle",
-        "type": "collection",
-        "entry": [{"resource": r} for r in resources],
-    }
-
-
-def _concept(code: str) -> dict[str, Any]:
-    return {"valueCodeableConcept": {"coding": [{"system": LOINC, "code": code}]}}
-
-
-def _quantity(value: str) -> dict[str, Any]:
-    return {"valueQuantity": {"value": Decimal(value)}}
-
-
-def _status(observation: dict[str, Any]) -> str:
-    code: str = observation["valueCodeableConcept"]["coding"][2]["code"]
+def _status(resource: dict[str, Any]) -> str:
+    code: str = resource["valueCodeableConcept"]["coding"][2]["code"]
     return code
 
 
 def test_two_rule_sets_give_different_correctly_labelled_outputs() -> None:
     # Breast IHC 1+ with ratio 2.1 and 4.2 HER2 signals: group 1 (positive) under the
     # shipped rule set, group 4 (negative) under the test rule set with ratio 2.2.
-    payload = _bundle(
-        _obs("i", "85319-2", **_concept("LA11841-6")),
-        _obs("r", "49683-6", **_quantity("2.1")),
-        _obs("h", "74860-8", **_quantity("4.2")),
-        _obs("c", "74861-6", **_quantity("2.0")),
+    payload = bundle(
+        observation("i", "85319-2", specimen=SPECIMEN, **concept("LA11841-6")),
+        observation("r", "49683-6", specimen=SPECIMEN, **quantity("2.1")),
+        observation("h", "74860-8", specimen=SPECIMEN, **quantity("4.2")),
+        observation("c", "74861-6", specimen=SPECIMEN, **quantity("2.0")),
     )
     moved = load_ruleset(TEST_RULESET / "her2-status-rules-0.9.0-test.json")
     current = derive(payload, NOW).outputs[0]
@@ -76,9 +45,9 @@ def test_two_rule_sets_give_different_correctly_labelled_outputs() -> None:
 
 def test_legacy_ish_text_with_positive_ihc_call_is_derived_from_the_ihc_with_a_warning() -> None:
     # A published synthetic breast patient: IHC "Positive", FISH "greater than 1.8".
-    payload = _bundle(
-        _obs("i", "85319-2", **_concept("LA6576-8")),
-        _obs("f", "85318-4", valueString="greater than 1.8"),
+    payload = bundle(
+        observation("i", "85319-2", specimen=SPECIMEN, **concept("LA6576-8")),
+        observation("f", "85318-4", specimen=SPECIMEN, valueString="greater than 1.8"),
     )
     derivation = derive(payload, NOW)
     assert derivation.usable
@@ -89,9 +58,9 @@ def test_legacy_ish_text_with_positive_ihc_call_is_derived_from_the_ihc_with_a_w
 
 
 def test_legacy_ish_text_with_ihc_2plus_stays_incomplete() -> None:
-    payload = _bundle(
-        _obs("i", "85319-2", **_concept("LA11842-4")),
-        _obs("f", "85318-4", valueString="greater than 1.8"),
+    payload = bundle(
+        observation("i", "85319-2", specimen=SPECIMEN, **concept("LA11842-4")),
+        observation("f", "85318-4", specimen=SPECIMEN, valueString="greater than 1.8"),
     )
     derivation = derive(payload, NOW)
     assert not derivation.usable
@@ -101,7 +70,10 @@ def test_legacy_ish_text_with_ihc_2plus_stays_incomplete() -> None:
 def test_empty_ish_observation_with_ihc_2plus_is_incomplete_and_located() -> None:
     # Rules section 3 item 7: an ISH Observation with no value, no components and no
     # dataAbsentReason used to be dropped, deriving the specimen from the IHC alone.
-    payload = _bundle(_obs("i", "85319-2", **_concept("LA11842-4")), _obs("f", "85318-4"))
+    payload = bundle(
+        observation("i", "85319-2", specimen=SPECIMEN, **concept("LA11842-4")),
+        observation("f", "85318-4", specimen=SPECIMEN),
+    )
     derivation = derive(payload, NOW)
     assert not derivation.usable
     errors = [i for i in derivation.issues if i.input_error]
@@ -111,7 +83,10 @@ def test_empty_ish_observation_with_ihc_2plus_is_incomplete_and_located() -> Non
 
 
 def test_empty_ish_observation_with_ihc_3plus_is_positive_with_a_warning() -> None:
-    payload = _bundle(_obs("i", "85319-2", **_concept("LA11843-2")), _obs("f", "85318-4"))
+    payload = bundle(
+        observation("i", "85319-2", specimen=SPECIMEN, **concept("LA11843-2")),
+        observation("f", "85318-4", specimen=SPECIMEN),
+    )
     derivation = derive(payload, NOW)
     assert [_status(o.observation) for o in derivation.outputs] == ["positive"]
     assert derivation.outputs[0].observation["status"] == "final"

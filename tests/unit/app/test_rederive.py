@@ -17,28 +17,25 @@ from service.app.rederive import RederivePatient, WriteOutcome, load_snapshot
 from service.clients.errors import FhirPreconditionFailed, FhirTooManyMatches
 from service.fhir.codes import DEVICE_ID, SID_STATUS, SID_THERAPY_LIST
 from service.settings import DerivationSettings
-from tests.fhir_builders import PATIENT, ihc_observation, ish_observations
+from tests.builders import (
+    BREAST,
+    CASE_PATIENT,
+    CASE_SPECIMEN,
+    LATER,
+    NOW,
+    case_ihc,
+    case_ish,
+    specimen,
+)
 
-PATIENT_ID = PATIENT.split("/")[1]
-SPECIMEN = "Specimen/current"
-KEY = f"{PATIENT_ID}:{SPECIMEN}:breast"
-NOW = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
-LATER = NOW + dt.timedelta(days=1)
+PATIENT_ID = CASE_PATIENT.split("/")[1]
+KEY = f"{PATIENT_ID}:{CASE_SPECIMEN}:breast"
 
 
 @pytest.fixture
 def store() -> MemoryStore:
     memory = MemoryStore()
-    memory.put(
-        {
-            "resourceType": "Specimen",
-            "id": "current",
-            "subject": {"reference": PATIENT},
-            "collection": {
-                "bodySite": {"coding": [{"system": "http://snomed.info/sct", "code": "76752008"}]}
-            },
-        }
-    )
+    memory.put(specimen("current", subject=CASE_PATIENT, body_site=BREAST))
     return memory
 
 
@@ -48,7 +45,7 @@ def rederive(store: MemoryStore, tmp_path: Path) -> RederivePatient:
 
 
 def ihc(store: MemoryStore, score: str, status: str = "final") -> None:
-    store.put({**ihc_observation("ihc", score, SPECIMEN, "2026-06-01"), "status": status})
+    store.put(case_ihc("ihc", score, status=status))
 
 
 def ish(store: MemoryStore, ratio: str, her2: str, cep17: str) -> None:
@@ -57,7 +54,7 @@ def ish(store: MemoryStore, ratio: str, her2: str, cep17: str) -> None:
         "avg_her2_copies": Decimal(her2),
         "avg_cep17_copies": Decimal(cep17),
     }
-    for resource in ish_observations("ish", values, SPECIMEN, "2026-06-01"):
+    for resource in case_ish("ish", values):
         store.put(resource)
 
 

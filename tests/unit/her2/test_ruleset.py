@@ -13,10 +13,10 @@ import pytest
 from service.her2 import RuleSetError, default_ruleset, evaluate, evaluate_series, load_ruleset
 from service.her2.ruleset import IHC_KEYS, reachable
 from service.her2.ruleset_load import fingerprint, packaged_rulesets, ruleset_from_data
-from tests.helpers import dual, spec
+from tests.builders import FIXTURES, dual, spec
 
 PACKAGED = Path(__file__).resolve().parents[3] / "service" / "her2" / "rulesets"
-TEST_RULESET = Path(__file__).resolve().parents[2] / "fixtures" / "rulesets"
+TEST_RULESET = FIXTURES / "rulesets"
 
 # The fingerprint of every shipped rule-set version.  A changed cell, threshold,
 # priority or comment changes the fingerprint: ship it as a new version (a new

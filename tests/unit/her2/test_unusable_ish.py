@@ -12,7 +12,7 @@ import pytest
 
 from service.her2 import IshInput, evaluate
 from service.her2.inputs import ish_from
-from tests.helpers import dual, spec
+from tests.builders import dual, spec
 
 BLANK = ish_from()
 LEGACY_NO_CALL = ish_from(her2_cep17_ratio="greater than 1.8")

@@ -1,4 +1,4 @@
-"""Builders shared by the tests: short literals in, typed engine inputs out.
+"""Rule-level inputs: short literals in, typed engine inputs out.
 
 They go through the same typed boundary as every reader (``service.her2.inputs``):
 strings that look numeric become ``Decimal`` (never floats), codes become enums, and
