@@ -1,8 +1,15 @@
-"""Outbound resources (fhir-contract.md sections 5-7), built and validated with R4B models.
+"""Outbound resources (fhir-contract.md sections 5-7), built as FHIR JSON.
 
 Everything written is deterministic for the same inputs, rule-set version and
 derivation time: identifiers, ``urn:uuid`` full URLs and the Provenance id are
 derived from the group key, so a retry rewrites the same resources.
+
+The builders produce a finite set of shapes, so they are not validated with the R4B
+models on every request (that was a third of a request's CPU, ``bench/RESULTS.md``).
+The tests validate them instead, exhaustively: every rule-set row through every
+builder (``tests/unit/fhir/test_outputs_exhaustive.py``), hypothesis-drawn inputs
+through ``derive`` with every output checked against its R4B model, and the profile
+validation of the golden outputs on HAPI (``tests/integration``).
 """
 
 from __future__ import annotations
@@ -13,13 +20,6 @@ import uuid
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, Final
-
-from fhir.resources.R4B.bundle import Bundle
-from fhir.resources.R4B.device import Device
-from fhir.resources.R4B.list import List as FhirList
-from fhir.resources.R4B.medication import Medication
-from fhir.resources.R4B.observation import Observation
-from fhir.resources.R4B.provenance import Provenance
 
 from service.fhir.codes import (
     CANONICAL,
@@ -187,7 +187,7 @@ def status_observation(derived: Derived, now: dt.datetime) -> dict[str, Any]:
     if components:
         resource["component"] = components
     resource["note"] = [{"text": _note(derived)}]
-    return _validated(Observation, resource)
+    return resource
 
 
 def _note(derived: Derived) -> str:
@@ -240,9 +240,6 @@ def therapy_list(derived: Derived, observation_url: str, now: dt.datetime) -> di
     subject = _subject_reference(derived.group)
     if subject:
         resource["subject"] = subject
-    # The contained Medications and the entries depend on the listings only and
-    # were validated when cached; the rest of the List is validated on every request.
-    _validated(FhirList, {**resource, "contained": [], "entry": []})
     return resource
 
 
@@ -269,7 +266,7 @@ def provenance(
     }
     if entities:
         resource["entity"] = entities
-    return _validated(Provenance, resource)
+    return resource
 
 
 def device(ruleset: RuleSet) -> dict[str, Any]:
@@ -278,47 +275,30 @@ def device(ruleset: RuleSet) -> dict[str, Any]:
     Args:
         ruleset: the rule set of the results written with it.
     """
-    return _validated(
-        Device,
-        {
-            "resourceType": "Device",
-            "id": DEVICE_ID,
-            "status": "active",
-            "manufacturer": "her2-status open-source project",
-            "deviceName": [{"name": "her2-status", "type": "user-friendly-name"}],
-            "version": [{"value": ruleset.version}],
-            "note": [{"text": f"Rule set {ruleset.label}."}],
-        },
-    )
+    return {
+        "resourceType": "Device",
+        "id": DEVICE_ID,
+        "status": "active",
+        "manufacturer": "her2-status open-source project",
+        "deviceName": [{"name": "her2-status", "type": "user-friendly-name"}],
+        "version": [{"value": ruleset.version}],
+        "note": [{"text": f"Rule set {ruleset.label}."}],
+    }
 
 
 def collection(entries: list[tuple[str, dict[str, Any]]], now: dt.datetime) -> dict[str, Any]:
-    """A Bundle of type collection from (fullUrl, resource) pairs.
-
-    The resources were validated when built; only the envelope is checked here,
-    so that nothing is validated twice on the request path.
-    """
-    shell = _validated(
-        Bundle, {"resourceType": "Bundle", "type": "collection", "timestamp": _instant(now)}
-    )
-    shell["entry"] = [{"fullUrl": url, "resource": resource} for url, resource in entries]
-    return shell
-
-
-def _validated(model: Any, resource: dict[str, Any]) -> dict[str, Any]:
-    """Check an output against its R4B model before it leaves the layer.
-
-    The dict built here is already FHIR JSON, so it is returned as built: a
-    ``model_dump`` would cost more than the validation itself.  A failure is a
-    defect of this module, never bad input, so it raises.
-    """
-    model.model_validate(resource)
-    return resource
+    """A Bundle of type collection from (fullUrl, resource) pairs."""
+    return {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "timestamp": _instant(now),
+        "entry": [{"fullUrl": url, "resource": resource} for url, resource in entries],
+    }
 
 
 @cache
 def _list_entries(listings: tuple[TherapyListing, ...]) -> tuple[dict[str, Any], ...]:
-    """The List entries of some listings (class flag + contained Medication), validated once."""
+    """The List entries of some listings (class flag + contained Medication), built once."""
     entries = []
     for listing in listings:
         agent = listing.agent
@@ -331,14 +311,12 @@ def _list_entries(listings: tuple[TherapyListing, ...]) -> tuple[dict[str, Any],
                 "item": {"reference": f"#med-{agent.id}", "display": agent.name},
             }
         )
-    shell = {"resourceType": "List", "status": "current", "mode": "snapshot", "entry": entries}
-    _validated(FhirList, shell)
     return tuple(entries)
 
 
 @cache
 def _medication(agent: Agent, setting: str) -> dict[str, Any]:
-    """A contained Medication, validated once per process (catalog data is static)."""
+    """A contained Medication, built once per process (catalog data is static)."""
     # A selection does not carry its catalog's code-system URIs: the packaged ones.
     systems = load_catalog().code_systems
     codings = [{"system": systems["rxnorm"], "code": agent.rxnorm}]
@@ -346,12 +324,9 @@ def _medication(agent: Agent, setting: str) -> dict[str, Any]:
         codings.append({"system": systems["atc"], "code": agent.atc})
     if agent.ncit:
         codings.append({"system": systems["ncit"], "code": agent.ncit})
-    return _validated(
-        Medication,
-        {
-            "resourceType": "Medication",
-            "id": f"med-{agent.id}",
-            "extension": [{"url": EXT_LABELLED_SETTING, "valueString": setting}],
-            "code": {"coding": codings, "text": agent.name},
-        },
-    )
+    return {
+        "resourceType": "Medication",
+        "id": f"med-{agent.id}",
+        "extension": [{"url": EXT_LABELLED_SETTING, "valueString": setting}],
+        "code": {"coding": codings, "text": agent.name},
+    }
