@@ -20,8 +20,7 @@ from typing import Any
 import pytest
 
 from service.app.derivation import derive
-from tests.builders import FIXTURES as FIXTURES  # noqa: PLC0414 (re-exported: test_outbound.py)
-from tests.builders import NOW
+from tests.builders import FIXTURES, NOW
 
 INPUTS = sorted((FIXTURES / "inputs").glob("*.json"))
 UPDATE = os.environ.get("HER2_UPDATE_GOLDEN") == "1"

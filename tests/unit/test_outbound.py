@@ -13,9 +13,8 @@ from service.app.derivation import derive
 from service.fhir import jsonio
 from service.fhir.outbound import Derived, device, full_url, therapy_list
 from service.her2 import TherapyListing, default_ruleset, load_catalog, load_ruleset, therapies_for
-from tests.unit.test_golden_fhir import FIXTURES
+from tests.builders import FIXTURES, NOW
 
-NOW = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
 LATER = dt.datetime(2026, 11, 26, 8, 30, tzinfo=dt.UTC)
 
 

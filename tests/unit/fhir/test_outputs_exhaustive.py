@@ -32,8 +32,9 @@ from service.her2 import (
     therapies_for,
 )
 from service.her2.inputs import ish_from, prior_from, specimen_from
-from service.her2.ruleset import RuleSet, packaged_rulesets, reachable
-from tests.helpers import dual, single
+from service.her2.ruleset import RuleSet, reachable
+from service.her2.ruleset_load import packaged_rulesets
+from tests.builders import dual, single
 from tests.unit.fhir.outputs import validate, validate_bundle
 
 NOW = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)

@@ -13,7 +13,6 @@ builder, is ``test_outputs_exhaustive.py``.
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -22,16 +21,10 @@ from hypothesis import event, example, given, settings
 from hypothesis import strategies as st
 
 from service.app.derivation import derive
-from tests.fhir_builders import (
-    LOINC,
-    PATIENT,
-    ihc_observation,
-    ish_observations,
-    recount_panel,
-)
+from tests.builders import CASE_PATIENT as PATIENT
+from tests.builders import LOINC, NOW, case_ihc, case_ish, recount_panel
 from tests.unit.fhir.outputs import validate_bundle
 
-NOW = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
 EFFECTIVE = "2026-06-01"
 SPECIMEN = "Specimen/current"
 SCORES = ("0", "0-ultralow", "1+", "2+", "3+")
@@ -72,10 +65,12 @@ def _ihc(case: Case, specimen: str) -> dict[str, Any]:
     assert case.ihc is not None
     if case.ihc.startswith("call:"):
         code = CALL_CODES[case.ihc.removeprefix("call:")]
-        resource = ihc_observation("ihc", "3+", specimen, EFFECTIVE)
+        resource = case_ihc("ihc", "3+", specimen=specimen, effective=EFFECTIVE)
         resource["valueCodeableConcept"] = {"coding": [{"system": LOINC, "code": code}]}
     else:
-        resource = ihc_observation("ihc", case.ihc, specimen, EFFECTIVE, case.ihc_assessed)
+        resource = case_ihc(
+            "ihc", case.ihc, specimen=specimen, effective=EFFECTIVE, assessed=case.ihc_assessed
+        )
     resource["status"] = case.ihc_status
     return resource
 
@@ -83,13 +78,13 @@ def _ihc(case: Case, specimen: str) -> dict[str, Any]:
 def _ish(case: Case) -> list[dict[str, Any]]:
     assert case.ish is not None
     if "call" in case.ish:
-        resource = ihc_observation("ish-call", "3+", SPECIMEN, EFFECTIVE)
+        resource = case_ihc("ish-call", "3+", specimen=SPECIMEN, effective=EFFECTIVE)
         del resource["valueCodeableConcept"]
         resource["code"] = {"coding": [{"system": LOINC, "code": "85318-4"}]}
         resource["valueString"] = case.ish["call"]
         resources = [resource]
     else:
-        resources = ish_observations("ish", case.ish, SPECIMEN, EFFECTIVE)
+        resources = case_ish("ish", case.ish, specimen=SPECIMEN, effective=EFFECTIVE)
     for resource in resources:
         resource["status"] = case.ish_status
     return resources
@@ -116,15 +111,27 @@ def request(case: Case) -> dict[str, Any]:
     if case.ish is not None:
         resources += _ish(case)
     if case.recount is not None:
-        resources.append(recount_panel(case.recount, SPECIMEN, EFFECTIVE))
+        resources.append(
+            recount_panel(
+                "recount",
+                case.recount,
+                subject=PATIENT,
+                specimen=SPECIMEN,
+                effective=EFFECTIVE,
+                version="1",
+            )
+        )
     if case.withdrawn:
-        old = ihc_observation("ihc-withdrawn", "1+", SPECIMEN, EFFECTIVE)
+        old = case_ihc("ihc-withdrawn", "1+", specimen=SPECIMEN, effective=EFFECTIVE)
         old["status"] = "entered-in-error"
         resources.append(old)
     for index, score in enumerate(case.priors):
         resources.append(
-            ihc_observation(
-                f"prior-{index}", score, f"Specimen/prior-{index}", f"2025-0{index + 1}-01"
+            case_ihc(
+                f"prior-{index}",
+                score,
+                specimen=f"Specimen/prior-{index}",
+                effective=f"2025-0{index + 1}-01",
             )
         )
     parameters: list[dict[str, Any]] = []
