@@ -4,8 +4,9 @@ The validator CLI is not on Maven Central, its engine is: ``tests/hl7_validator`
 one Java class) drives ``org.hl7.fhir.validation`` with no terminology or package server.
 ``hl7.fhir.r4.core#4.0.1`` is not on npm either, so the driver builds it from the R4
 definitions HAPI publishes; ``hl7.terminology.r4`` and ``hl7.fhir.xver-extensions`` come
-from npm (``npm pack``).  Everything is cached under ``tests/hl7_validator/.cache`` (git
-ignored; the package cache lives there through ``-Duser.home``, so ``~/.fhir`` is untouched)
+from npm (``npm pack``).  Everything is cached under ``~/.cache/her2-status/hl7-validator``
+(or ``HER2_VALIDATOR_CACHE``; the package cache lives there through ``-Duser.home``, so
+``~/.fhir`` is untouched)
 and the compiled driver in ``tests/hl7_validator/target``, both keyed by a hash of the
 driver's sources.  Used by ``scripts/build-profiles --snapshots`` and the integration tests.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import tempfile
@@ -24,7 +26,14 @@ from typing import Any, Final
 ROOT: Final = Path(__file__).resolve().parents[2]
 DRIVER: Final = ROOT / "tests" / "hl7_validator"
 TARGET: Final = DRIVER / "target"
-CACHE: Final = DRIVER / ".cache"
+# Outside the checkout by default, so that every fresh clone (CI clones afresh) reuses the
+# package cache built once on this machine; entries are keyed by the driver's hash.
+CACHE: Final = Path(
+    os.environ.get("HER2_VALIDATOR_CACHE")
+    or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    / "her2-status"
+    / "hl7-validator"
+)
 HOME: Final = CACHE / "home"
 NPM_CACHE: Final = CACHE / "npm"
 # npm packages the engine needs beside the core; hl7.fhir.xver-extensions is a dependency
