@@ -72,15 +72,30 @@ def load_snapshot(
 class RederivePatient:
     """Re-derive one patient's HER2 results from a store and write back what changed."""
 
-    def __init__(self, store: Store, locks: Locks, settings: DerivationSettings) -> None:
+    def __init__(
+        self,
+        store: Store,
+        locks: Locks,
+        settings: DerivationSettings,
+        max_issues: int | None = None,
+    ) -> None:
         self.store = store
         self.locks = locks
         self.settings = settings
+        self.max_issues = max_issues
 
     def derive(self, patient_id: str, now: dt.datetime) -> tuple[dict[str, Any], Derivation]:
         """Fetch a patient's inputs and derive (nothing is written)."""
         payload = self.store.patient_inputs(patient_id, self.settings.code_map.kinds.keys())
-        derivation = derive(payload, now, self.settings.code_map, self.settings.grouping_window)
+        # The patient's data comes from the EHR, not from the caller: no request caps,
+        # but the answer's issues are capped like any other answer.
+        derivation = derive(
+            payload,
+            now,
+            self.settings.code_map,
+            self.settings.grouping_window,
+            max_issues=self.max_issues,
+        )
         return payload, derivation
 
     def __call__(self, patient_id: str, persist: bool, now: dt.datetime) -> WriteOutcome:
