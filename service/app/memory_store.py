@@ -69,7 +69,7 @@ class MemoryStore:
                 )
             )
         }
-        for ref in sorted(specimen_references(found.values())):
+        for ref in sorted(specimen_references(found.values(), self._base_url)):
             if ref in self.resources:
                 found[ref] = self.resources[ref]
         return {

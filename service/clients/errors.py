@@ -7,6 +7,7 @@
     ├── FhirTimeout                 connect/read timeout after retries, or 504 (API: 504)
     ├── FhirServerError             5xx, or an answer that is not FHIR JSON (API: 502)
     ├── FhirForeignLink             a next link to another origin: not followed (API: 502)
+    ├── FhirInvalidReference        a reference outside the FHIR grammar: not read (API: 502)
     └── FhirRequestRejected         4xx: the server refused our request (API: 502)
         ├── FhirNotFound            404 / 410
         └── FhirPreconditionFailed  412: the version read is no longer current
@@ -66,6 +67,12 @@ class FhirForeignLink(FhirClientError):
     """A paging link pointed to another origin; it was not followed."""
 
     public_message = "The FHIR server returned a paging link to another host; not followed."
+
+
+class FhirInvalidReference(FhirClientError):
+    """A reference to read is not ``Type/id``; no request was sent."""
+
+    public_message = "A reference does not follow the FHIR reference grammar; it was not read."
 
 
 class FhirRequestRejected(FhirClientError):
