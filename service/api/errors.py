@@ -18,6 +18,7 @@ from service.app.limits import cap_issues
 from service.app.locks import WriteBusy
 from service.clients.errors import (
     FhirClientError,
+    FhirConflict,
     FhirPreconditionFailed,
     FhirServerUnavailable,
     FhirTimeout,
@@ -60,6 +61,10 @@ def _upstream(exc: FhirClientError) -> tuple[int, str, dict[str, str]]:
         return 503, "transient", {"Retry-After": exc.retry_after or "30"}
     if isinstance(exc, FhirTooManyMatches):
         return 409, "multiple-matches", {}
+    if isinstance(exc, FhirConflict):
+        # A concurrent write won (on HAPI, a create of the same id or identifier):
+        # nothing of ours was applied, and a new call re-reads.
+        return 409, "conflict", {}
     if isinstance(exc, FhirPreconditionFailed):
         # Another writer changed the result between our read and our write: a new
         # call re-reads and is safe.

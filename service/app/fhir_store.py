@@ -74,6 +74,10 @@ class FhirStore:
             )
         )
 
+    def update(self, resource: dict[str, Any]) -> dict[str, Any]:
+        """PUT [base]/Type/id."""
+        return self.client.update(resource)
+
     def commit(self, bundle: dict[str, Any]) -> dict[str, Any]:
         """POST the transaction."""
         return self.client.transaction(bundle)

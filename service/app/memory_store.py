@@ -100,6 +100,10 @@ class MemoryStore:
             if _subject_is(r, patient_id)
         ]
 
+    def update(self, resource: dict[str, Any]) -> dict[str, Any]:
+        """PUT Type/id: a new version under the resource's own id."""
+        return self.put(resource)
+
     def commit(self, bundle: dict[str, Any]) -> dict[str, Any]:
         """Apply every PUT of a transaction on a copy; keep the copy only if all succeed."""
         staged = copy.deepcopy(self.resources)

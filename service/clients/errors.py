@@ -10,6 +10,7 @@
     ├── FhirInvalidReference        a reference outside the FHIR grammar: not read (API: 502)
     └── FhirRequestRejected         4xx: the server refused our request (API: 502)
         ├── FhirNotFound            404 / 410
+        ├── FhirConflict            409: a concurrent write won (API: 409)
         └── FhirPreconditionFailed  412: the version read is no longer current
             └── FhirTooManyMatches  412: a conditional write matched several resources (API: 409)
 
@@ -87,6 +88,18 @@ class FhirNotFound(FhirRequestRejected):
     public_message = "A resource was not found on the FHIR server."
 
 
+class FhirConflict(FhirRequestRejected):
+    """Another write won a race on the server (409; HAPI: "HAPI-0825" on a create).
+
+    Nothing of our request was applied; a new call re-reads and is then safe.
+    """
+
+    public_message = (
+        "Another request wrote the same resource on the FHIR server at the same time; "
+        "nothing was written. Try again."
+    )
+
+
 class FhirPreconditionFailed(FhirRequestRejected):
     """A conditional or versioned write no longer matches (412)."""
 
@@ -129,6 +142,8 @@ def error_for(status: int, body: Any, retry_after: str | None = None) -> FhirCli
     args = (f"HTTP {status}", status, issues, retry_after)
     if status in (404, 410):
         return FhirNotFound(*args)
+    if status == 409:
+        return FhirConflict(*args)
     if status == 412:
         text = " ".join(i.diagnostics for i in issues)
         return (

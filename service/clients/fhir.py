@@ -229,6 +229,23 @@ class FhirClient:
                 if isinstance(resource, dict) and mode == "match":
                     yield resource
 
+    def update(self, resource: dict[str, Any]) -> dict[str, Any]:
+        """PUT [base]/Type/id: create or update with a client-assigned id (retried: idempotent).
+
+        Raises:
+            FhirInvalidReference: when the resource's type and id are not ``Type/id``.
+        """
+        reference = f"{resource.get('resourceType')}/{resource.get('id')}"
+        if not _READABLE.fullmatch(reference):
+            raise FhirInvalidReference("refused: not a Type/id reference")
+        result: dict[str, Any] = self._request(
+            "PUT",
+            self.url(reference),
+            data=jsonio.dumps(resource).encode("utf-8"),
+            headers={"Content-Type": FHIR_JSON},
+        )
+        return result
+
     def transaction(self, bundle: dict[str, Any]) -> dict[str, Any]:
         """POST a transaction Bundle to [base]; all of it is applied, or none."""
         result: dict[str, Any] = self._request(
