@@ -54,7 +54,10 @@ class Application:
         read_limits = max_issues = None
         if self.limits is not None:
             read_limits = ReadLimits(
-                self.limits.max_resources, self.limits.max_elements, self.limits.max_depth
+                self.limits.max_resources,
+                self.limits.max_elements,
+                self.limits.max_depth,
+                self.limits.max_request_elements,
             )
             max_issues = self.limits.max_issues
         return derive(

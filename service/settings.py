@@ -154,6 +154,7 @@ class Limits:
 
     max_resources: int = 1000
     max_elements: int = 10_000
+    max_request_elements: int = 100_000
     max_depth: int = 32
     max_issues: int = 100
     max_answer_bytes: int = 16 * 1024 * 1024
@@ -265,6 +266,9 @@ class Settings:
             limits=Limits(
                 max_resources=int(env.number("HER2_MAX_RESOURCES", 1000, int, 1)),
                 max_elements=int(env.number("HER2_MAX_ELEMENTS", 10_000, int, 100)),
+                max_request_elements=int(
+                    env.number("HER2_MAX_REQUEST_ELEMENTS", 100_000, int, 100)
+                ),
                 max_depth=Limits.max_depth,
                 max_issues=int(env.number("HER2_MAX_ISSUES", 100, int, 1)),
                 max_answer_bytes=int(

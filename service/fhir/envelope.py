@@ -123,11 +123,14 @@ class ReadLimits:
         max_resources: resources per request (contained ones included); None: no cap.
         max_elements: JSON values (object members and array items) per resource.
         max_depth: nesting of objects and arrays inside one resource.
+        max_total_elements: JSON values of all resources of the request together
+            (validation costs about 10 µs per value: this bounds a request's CPU).
     """
 
     max_resources: int | None = None
     max_elements: int | None = None
     max_depth: int | None = None
+    max_total_elements: int | None = None
 
 
 # Bundles in Bundles in Parameters: deeper than this is no request the service reads
@@ -379,11 +382,15 @@ def _too_large(diagnostics: str, where: str | None) -> RequestTooLarge:
     return RequestTooLarge([Issue(Severity.ERROR, "too-costly", diagnostics, where)])
 
 
-def _measure(resource: dict[str, Any], limits: ReadLimits, where: str) -> None:
-    """Count a resource's JSON values and depth; stop at the first cap exceeded."""
+def _measure(resource: dict[str, Any], limits: ReadLimits, where: str) -> int:
+    """Count a resource's JSON values and check its depth; stop at the first cap exceeded.
+
+    Returns:
+        The number of values counted (0 when no cap asks for counting).
+    """
     max_elements, max_depth = limits.max_elements, limits.max_depth
-    if max_elements is None and max_depth is None:
-        return
+    if max_elements is None and max_depth is None and limits.max_total_elements is None:
+        return 0
     count = 0
     stack: list[tuple[Any, int]] = [(resource, 1)]
     while stack:
@@ -395,6 +402,7 @@ def _measure(resource: dict[str, Any], limits: ReadLimits, where: str) -> None:
         if max_elements is not None and count > max_elements:
             raise _too_large("A resource has more elements than the configured limit.", where)
         stack.extend((child, depth + 1) for child in children if type(child) in (dict, list))
+    return count
 
 
 @dataclass
@@ -402,6 +410,7 @@ class _Collector:
     limits: ReadLimits
     nodes: list[Node] = field(default_factory=list)
     counted: int = 0
+    elements: int = 0
 
     def count(self, resources: int) -> None:
         """Count resources (or parameters) against the cap, before any is validated."""
@@ -427,7 +436,10 @@ class _Collector:
             for index, entry in enumerate(_list(resource.get("entry"))):
                 entry_path = f"{path}.entry[{index}]"
                 if not isinstance(entry, dict) or "resource" not in entry:
-                    continue  # e.g. a transaction-response entry without a resource
+                    # e.g. a transaction-response entry without a resource; counted all
+                    # the same, or millions of empty entries would be free.
+                    self.count(1)
+                    continue
                 url = entry.get("fullUrl") if isinstance(entry.get("fullUrl"), str) else None
                 self.collect(entry["resource"], f"{entry_path}.resource", url, nesting + 1)
             return
@@ -435,16 +447,25 @@ class _Collector:
         self.add(node)
         # Counted before the container is validated: its model validates them too.
         self.count(sum(isinstance(c, dict) for c in _list(resource.get("contained"))))
-        _measure(resource, self.limits, path)
-        _check(node)
+        self.elements += _measure(resource, self.limits, path)
+        total = self.limits.max_total_elements
+        if total is not None and self.elements > total:
+            raise _too_large("The request has more elements than the configured limit.", path)
         for index, inner in enumerate(_list(resource.get("contained"))):
             if isinstance(inner, dict):
-                child = Node(inner, f"{path}.contained[{index}]", None, container=node)
+                self.nodes.append(Node(inner, f"{path}.contained[{index}]", None, container=node))
+
+    def validate(self) -> None:
+        """Validate every resource, once the whole request is known to be within the caps."""
+        for node in self.nodes:
+            if node.container is None and node.resource:
+                _check(node)
+        for node in self.nodes:
+            if node.container is not None:
                 # The container's model validated the contained resources too.
-                child.problems = [
-                    p for p in node.problems if (p.expression or "").startswith(child.path)
+                node.problems = [
+                    p for p in node.container.problems if (p.expression or "").startswith(node.path)
                 ]
-                self.nodes.append(child)
 
 
 def read_envelope(payload: object, limits: ReadLimits | None = None) -> Envelope:
@@ -515,4 +536,5 @@ def read_envelope(payload: object, limits: ReadLimits | None = None) -> Envelope
                 )
             ]
         )
+    collector.validate()
     return Envelope(collector.nodes, tumor_site, issues)

@@ -200,3 +200,20 @@ def test_an_answer_over_the_size_cap_is_413() -> None:
         "/fhir/$her2-status", data=_bundle(*specimens), content_type=JSON
     )
     assert response.status_code == 413
+
+
+def test_more_elements_in_the_whole_request_than_the_cap_is_413() -> None:
+    # Each resource is within its own cap; together they are not.
+    app = create_app(Settings(limits=Limits(max_elements=1000, max_request_elements=2000)))
+    component = {"code": {"text": "c"}, "valueString": "v"}
+    resources = [{**IHC, "component": [component] * 200} for _ in range(5)]
+    response = app.test_client().post(
+        "/fhir/$her2-status", data=_bundle(*resources), content_type=JSON
+    )
+    assert response.status_code == 413
+
+
+def test_entries_without_a_resource_count_against_the_resource_cap(client: FlaskClient) -> None:
+    body = json.dumps({"resourceType": "Bundle", "type": "collection", "entry": [{}] * 51})
+    response = client.post("/fhir/$her2-status", data=body, content_type=JSON)
+    assert response.status_code == 413
