@@ -7,12 +7,19 @@ store (``MemoryStore``) or locks instead of the real ones.
 from __future__ import annotations
 
 import datetime as dt
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from service.app.derivation import Derivation, derive
-from service.settings import DerivationSettings, FhirClientSettings, Settings
+from service.fhir.envelope import ReadLimits
+from service.settings import (
+    DerivationSettings,
+    FhirClientSettings,
+    Limits,
+    default_lock_dir,
+)
 
 if TYPE_CHECKING:
     from service.app.locks import Locks
@@ -29,19 +36,38 @@ class Application:
         derivation: the derivation's settings.
         client: the FHIR client, for readiness checks (None: no server configured).
         patients: the Patient-level command (None: no store to read from).
+        limits: caps on a request's size and an answer's issues (None: no caps).
     """
 
     derivation: DerivationSettings
     client: FhirClient | None
     patients: RederivePatient | None
+    limits: Limits | None = None
 
     def derive(self, payload: object, now: dt.datetime) -> Derivation:
-        """The stateless derivation of a request, with the configured codes and window.
+        """The stateless derivation of a request, with the configured codes, window and caps.
 
         Raises:
-            EnvelopeError: when the body is not a request the operation can read.
+            EnvelopeError: when the body is not a request the operation can read;
+                ``RequestTooLarge`` when it is over a cap.
         """
-        return derive(payload, now, self.derivation.code_map, self.derivation.grouping_window)
+        read_limits = max_issues = None
+        if self.limits is not None:
+            read_limits = ReadLimits(
+                self.limits.max_resources,
+                self.limits.max_elements,
+                self.limits.max_depth,
+                self.limits.max_request_elements,
+            )
+            max_issues = self.limits.max_issues
+        return derive(
+            payload,
+            now,
+            self.derivation.code_map,
+            self.derivation.grouping_window,
+            limits=read_limits,
+            max_issues=max_issues,
+        )
 
 
 def fhir_client(settings: FhirClientSettings) -> FhirClient:
@@ -62,9 +88,10 @@ def fhir_client(settings: FhirClientSettings) -> FhirClient:
 def bootstrap(
     derivation: DerivationSettings,
     fhir: FhirClientSettings | None = None,
-    lock_dir: Path = Settings.lock_dir,
+    lock_dir: Path | None = None,
     store: Store | None = None,
     locks: Locks | None = None,
+    limits: Limits | None = None,
 ) -> Application:
     """Wire the application.
 
@@ -72,12 +99,16 @@ def bootstrap(
         derivation: codes and grouping window.
         fhir: the EHR's FHIR server (None: only the stateless derivation, unless a
             store is given).
-        lock_dir: where the per-key write locks live.
+        lock_dir: where the per-key write locks live (default: ``default_lock_dir``).
         store: a store to use instead of the FHIR server (tests).
         locks: locks to use instead of lock files in ``lock_dir`` (tests).
+        limits: caps on requests and answers (None: none, as for the command line).
 
     Returns:
         The application; nothing is contacted yet.
+
+    Raises:
+        LockDirError: when the lock directory is not private to the service's user.
     """
     client = fhir_client(fhir) if fhir is not None else None
     if store is None and client is not None:
@@ -89,8 +120,11 @@ def bootstrap(
         from service.app.locks import FileLocks  # noqa: PLC0415
         from service.app.rederive import RederivePatient  # noqa: PLC0415
 
-        patients = RederivePatient(store, locks or FileLocks(lock_dir), derivation)
-    return Application(derivation, client, patients)
+        if locks is None:
+            locks = FileLocks(lock_dir or default_lock_dir(os.environ))
+        max_issues = limits.max_issues if limits is not None else None
+        patients = RederivePatient(store, locks, derivation, max_issues)
+    return Application(derivation, client, patients, limits)
 
 
 __all__ = ["Application", "bootstrap", "fhir_client"]

@@ -105,6 +105,15 @@ def _serve_command(args: argparse.Namespace) -> int:
         server = ServerSettings.from_env(workers=args.workers, threads=args.threads)
     except SettingsError as exc:
         problems += exc.problems
+    if not problems and settings.fhir_base_url is not None:
+        # Checked here, once, before any worker starts: a lock directory another
+        # user could write to must stop the start with one line, not a worker crash.
+        from service.app.locks import LockDirError, prepare_lock_dir  # noqa: PLC0415
+
+        try:
+            prepare_lock_dir(settings.lock_dir)
+        except LockDirError as exc:
+            problems.append(str(exc))
     if problems:
         # One line naming every invalid variable; a traceback would bury it.
         print(f"her2-status: {SettingsError(problems)}", file=sys.stderr)

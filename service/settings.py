@@ -77,6 +77,22 @@ class _Env:
             raise SettingsError(self.problems)
 
 
+def default_lock_dir(environ: Mapping[str, str]) -> Path:
+    """Where the write locks live unless ``HER2_LOCK_DIR`` says otherwise.
+
+    Under the service user's own runtime directory (``$XDG_RUNTIME_DIR``, private to
+    that user by the XDG specification), else its state directory
+    (``$XDG_STATE_HOME``, default ``~/.local/state``): never a shared directory such
+    as ``/tmp``, where another local user could plant a symlink or hold a lock.
+    """
+    runtime = environ.get("XDG_RUNTIME_DIR")
+    if runtime and Path(runtime).is_absolute():
+        return Path(runtime) / "her2-status" / "locks"
+    state = environ.get("XDG_STATE_HOME")
+    base = Path(state) if state and Path(state).is_absolute() else Path.home() / ".local" / "state"
+    return base / "her2-status" / "locks"
+
+
 @dataclass(frozen=True)
 class FhirClientSettings:
     """How to reach the EHR's FHIR server (see ``Settings`` for the attributes)."""
@@ -133,6 +149,18 @@ class ServerSettings:
 
 
 @dataclass(frozen=True)
+class Limits:
+    """Caps on the work and the answer of one request (see ``Settings``)."""
+
+    max_resources: int = 1000
+    max_elements: int = 10_000
+    max_request_elements: int = 100_000
+    max_depth: int = 32
+    max_issues: int = 100
+    max_answer_bytes: int = 16 * 1024 * 1024
+
+
+@dataclass(frozen=True)
 class Settings:
     """The HTTP service's configuration.
 
@@ -147,8 +175,10 @@ class Settings:
         grouping_window: contract section 3's window for inputs without a specimen.
         base_path: where the FHIR endpoints are mounted (``/fhir``).
         code_map: recognised codes with the site's local table.
-        lock_dir: where per-key write locks live (shared by all workers).
+        lock_dir: where per-key write locks live (shared by all workers, private
+            to the service's user: see ``service.app.locks``).
         log_level: the level of the JSON logs.
+        limits: caps on resources, elements, issues and answer size per request.
     """
 
     fhir_base_url: str | None = None
@@ -161,8 +191,9 @@ class Settings:
     grouping_window: dt.timedelta = dt.timedelta(days=30)
     base_path: str = "/fhir"
     code_map: CodeMap = field(default_factory=CodeMap)
-    lock_dir: Path = Path("/tmp/her2-status-locks")
+    lock_dir: Path = field(default_factory=lambda: default_lock_dir(os.environ))
     log_level: str = "INFO"
+    limits: Limits = field(default_factory=Limits)
 
     @property
     def persist_default(self) -> bool:
@@ -230,8 +261,20 @@ class Settings:
             grouping_window=dt.timedelta(days=window),
             base_path=base_path,
             code_map=code_map,
-            lock_dir=Path(env.text("HER2_LOCK_DIR") or "/tmp/her2-status-locks"),
+            lock_dir=Path(env.text("HER2_LOCK_DIR") or default_lock_dir(env.values)),
             log_level=log_level,
+            limits=Limits(
+                max_resources=int(env.number("HER2_MAX_RESOURCES", 1000, int, 1)),
+                max_elements=int(env.number("HER2_MAX_ELEMENTS", 10_000, int, 100)),
+                max_request_elements=int(
+                    env.number("HER2_MAX_REQUEST_ELEMENTS", 100_000, int, 100)
+                ),
+                max_depth=Limits.max_depth,
+                max_issues=int(env.number("HER2_MAX_ISSUES", 100, int, 1)),
+                max_answer_bytes=int(
+                    env.number("HER2_MAX_ANSWER_BYTES", 16 * 1024 * 1024, int, 64 * 1024)
+                ),
+            ),
         )
         env.check()
         return settings

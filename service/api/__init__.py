@@ -48,7 +48,7 @@ def create_app(
     """
     settings = settings or Settings.from_env()
     application = bootstrap(
-        settings.derivation, settings.fhir_client, settings.lock_dir, store, locks
+        settings.derivation, settings.fhir_client, settings.lock_dir, store, locks, settings.limits
     )
     if application.client is not None:
         # The same client object serves the store, so every upstream call is counted.

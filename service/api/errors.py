@@ -14,9 +14,11 @@ from flask import Flask, Response
 from werkzeug.exceptions import HTTPException
 
 from service.api.responses import fhir_response
+from service.app.limits import cap_issues
 from service.app.locks import WriteBusy
 from service.clients.errors import (
     FhirClientError,
+    FhirConflict,
     FhirPreconditionFailed,
     FhirServerUnavailable,
     FhirTimeout,
@@ -59,6 +61,10 @@ def _upstream(exc: FhirClientError) -> tuple[int, str, dict[str, str]]:
         return 503, "transient", {"Retry-After": exc.retry_after or "30"}
     if isinstance(exc, FhirTooManyMatches):
         return 409, "multiple-matches", {}
+    if isinstance(exc, FhirConflict):
+        # A concurrent write won (on HAPI, a create of the same id or identifier):
+        # nothing of ours was applied, and a new call re-reads.
+        return 409, "conflict", {}
     if isinstance(exc, FhirPreconditionFailed):
         # Another writer changed the result between our read and our write: a new
         # call re-reads and is safe.
@@ -69,9 +75,12 @@ def _upstream(exc: FhirClientError) -> tuple[int, str, dict[str, str]]:
 def register(app: Flask) -> None:
     """Install the handlers on an application."""
 
+    def _capped(issues: list[Issue]) -> list[Issue]:
+        return cap_issues(issues, app.extensions["her2"].settings.limits.max_issues)
+
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError) -> Response:
-        return fhir_response(outcome_resource(exc.issues), exc.status, exc.headers)
+        return fhir_response(outcome_resource(_capped(exc.issues)), exc.status, exc.headers)
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:
@@ -93,7 +102,7 @@ def register(app: Flask) -> None:
         status, code, headers = _upstream(exc)
         issues = [Issue(Severity.ERROR, code, exc.public_message)]
         issues += exc.upstream_issues
-        return fhir_response(outcome_resource(issues), status, headers)
+        return fhir_response(outcome_resource(_capped(issues)), status, headers)
 
     @app.errorhandler(WriteBusy)
     def _write_busy(exc: WriteBusy) -> Response:

@@ -13,6 +13,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.exceptions import UnsupportedMediaType
 
 from service.api import metrics, openapi
+from service.api.body import read_limited
 from service.api.context import Context
 from service.api.errors import ApiError
 from service.api.logs import note
@@ -21,7 +22,7 @@ from service.api.responses import ACCEPTED_TYPES, conformance_response, fhir_res
 from service.clients.errors import FhirClientError
 from service.fhir import jsonio
 from service.fhir.conformance import served_capability_statement, served_operation_definitions
-from service.fhir.envelope import EnvelopeError
+from service.fhir.envelope import EnvelopeError, RequestTooLarge
 from service.fhir.issues import Issue, Severity
 
 _RESOURCE_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
@@ -36,12 +37,27 @@ def read_body() -> Any:
     """The request body as FHIR JSON (exact decimals); 415/413/400 otherwise."""
     if request.mimetype not in ACCEPTED_TYPES:
         raise UnsupportedMediaType()
-    data = request.get_data(cache=False)  # over MAX_CONTENT_LENGTH: 413
+    return _parse(read_limited(_context().settings.max_body_bytes))
+
+
+def _parse(data: bytes) -> Any:
     try:
         return jsonio.loads(data)
-    except (ValueError, RecursionError):
-        # UnicodeDecodeError is a ValueError too.
-        raise ApiError.simple(400, "structure", "The body is not valid JSON.") from None
+    except jsonio.JsonError as exc:
+        # Our fixed sentence (never the json module's message, which quotes the body).
+        raise ApiError.simple(400, "structure", exc.reason) from None
+
+
+def _bounded(response: Response, context: Context) -> Response:
+    """The response, unless it is larger than the configured answer size (then 413)."""
+    if len(response.get_data()) > context.settings.limits.max_answer_bytes:
+        # Whatever was written stays written; only the answer is refused.
+        raise ApiError.simple(
+            413,
+            "too-costly",
+            "The answer would be larger than the configured limit; send fewer resources.",
+        )
+    return response
 
 
 def fhir_blueprint(base_path: str) -> Blueprint:
@@ -55,13 +71,15 @@ def fhir_blueprint(base_path: str) -> Blueprint:
         payload = read_body()
         try:
             derivation = context.application.derive(payload, context.now())
+        except RequestTooLarge as exc:
+            raise ApiError(413, exc.issues) from None
         except EnvelopeError as exc:
             raise ApiError(400, exc.issues) from None
         note(groups=len(derivation.derived), issues=len(derivation.issues))
         metrics.count_derivations(derivation.bundle)
         if not derivation.usable:
             raise ApiError(422, derivation.issues)
-        return fhir_response(derivation.bundle)
+        return _bounded(fhir_response(derivation.bundle), context)
 
     @bp.post(f"{base_path}/Patient/<patient_id>/$her2-status")
     def patient(patient_id: str) -> Response:
@@ -83,7 +101,9 @@ def fhir_blueprint(base_path: str) -> Blueprint:
         metrics.count_derivations(outcome.bundle)
         if not outcome.usable and not outcome.written:
             raise ApiError(422, outcome.issues)
-        return fhir_response(outcome.bundle)
+        response = fhir_response(outcome.bundle)
+        # Once written, the caller must learn it: only an answer of a read is refused.
+        return response if outcome.written else _bounded(response, context)
 
     @bp.get(f"{base_path}/metadata")
     def metadata() -> Response:
@@ -138,10 +158,13 @@ def ops_blueprint(base_path: str) -> Blueprint:
 
 
 def read_body_if_any() -> Any:
-    """The body of an operation whose parameters are all optional."""
-    if not request.content_length and not request.data:
+    """The body of an operation whose parameters are all optional (None when empty)."""
+    data = read_limited(_context().settings.max_body_bytes)
+    if not data:
         return None
-    return read_body()
+    if request.mimetype not in ACCEPTED_TYPES:
+        raise UnsupportedMediaType()
+    return _parse(data)
 
 
 def _persist_parameter(body: Any, default: bool) -> bool:

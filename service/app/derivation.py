@@ -11,7 +11,9 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from service.app.limits import cap_issues
 from service.fhir.codes import CodeMap
+from service.fhir.envelope import ReadLimits
 from service.fhir.inbound import Reading, SpecimenGroup, read_inputs
 from service.fhir.issues import ERROR_DIAGNOSTICS, Issue, Severity, outcome_resource
 from service.fhir.outbound import (
@@ -128,6 +130,8 @@ def derive(
     code_map: CodeMap | None = None,
     window: dt.timedelta = dt.timedelta(days=30),
     ruleset: RuleSet | None = None,
+    limits: ReadLimits | None = None,
+    max_issues: int | None = None,
 ) -> Derivation:
     """Derive HER2 status for every specimen group of a request.
 
@@ -138,14 +142,17 @@ def derive(
         code_map: recognised codes, with a site's local additions.
         window: the grouping window of contract section 3.
         ruleset: the rule set to apply (default: the service's current one).
+        limits: caps on the request's resources and elements (None: none).
+        max_issues: the most issues reported; the rest are counted in a last issue.
 
     Returns:
         The derivation; ``usable`` is False when nothing could be derived.
 
     Raises:
-        EnvelopeError: when the body is not a request the operation can read.
+        EnvelopeError: when the body is not a request the operation can read;
+            ``RequestTooLarge`` when it is over a cap of ``limits``.
     """
-    reading = read_inputs(payload, code_map, window)
+    reading = read_inputs(payload, code_map, window, limits)
     issues = list(reading.issues)
     entries: list[tuple[str, dict[str, Any]]] = []
     outputs: list[GroupOutput] = []
@@ -171,6 +178,7 @@ def derive(
                 ErrorCode.MISSING_DATA,
             )
         )
+    issues = cap_issues(issues, max_issues)
     if issues:
         entries.append((full_url("OperationOutcome", str(now)), outcome_resource(issues)))
     return Derivation(collection(entries, now), issues, outputs, bool(outputs))

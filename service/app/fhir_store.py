@@ -7,6 +7,7 @@ from typing import Any
 
 from service.clients.errors import FhirNotFound, FhirTooManyMatches
 from service.clients.fhir import FhirClient
+from service.fhir.envelope import parse_reference
 
 
 class FhirStore:
@@ -35,7 +36,7 @@ class FhirStore:
         for resource_type in ("DiagnosticReport", "Condition"):
             for resource in self.client.search(resource_type, {"subject": subject}):
                 keep(resource)
-        for ref in sorted(specimen_references(resources.values())):
+        for ref in sorted(specimen_references(resources.values(), self.base_url)):
             try:
                 keep(self.client.read(ref))
             except FhirNotFound:
@@ -73,21 +74,39 @@ class FhirStore:
             )
         )
 
+    def update(self, resource: dict[str, Any]) -> dict[str, Any]:
+        """PUT [base]/Type/id."""
+        return self.client.update(resource)
+
     def commit(self, bundle: dict[str, Any]) -> dict[str, Any]:
         """POST the transaction."""
         return self.client.transaction(bundle)
 
 
-def specimen_references(resources: Collection[dict[str, Any]]) -> set[str]:
-    """The ``Specimen/id`` references of Observations and DiagnosticReports."""
+def specimen_references(
+    resources: Collection[dict[str, Any]], base_url: str | None = None
+) -> set[str]:
+    """The ``Specimen/id`` references of Observations and DiagnosticReports to read.
+
+    Only references that follow the FHIR grammar are returned: ``Specimen/id``
+    (optionally ``/_history/n``), or the same after ``base_url``.  Anything else
+    (``Specimen/../../admin/secret``, a query, another server) is never fetched;
+    the derivation reports it as an issue when it meets the reference.
+
+    Args:
+        resources: the patient's resources as read.
+        base_url: the store's base; absolute references elsewhere are not read.
+    """
     specimens = set()
     for resource in resources:
         # Observation.specimen is one Reference, DiagnosticReport.specimen a list.
         value = resource.get("specimen")
         for specimen in value if isinstance(value, list) else [value]:
-            ref = specimen.get("reference") if isinstance(specimen, dict) else None
-            if isinstance(ref, str) and ref.startswith("Specimen/"):
-                specimens.add(ref)
+            ref = parse_reference(specimen.get("reference") if isinstance(specimen, dict) else None)
+            if ref is None or ref.type != "Specimen":
+                continue
+            if ref.base is None or (base_url is not None and ref.base == base_url.rstrip("/")):
+                specimens.add(ref.relative)
     return specimens
 
 

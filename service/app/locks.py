@@ -1,16 +1,27 @@
-"""Per-key write locks: writes for one key are serialised across threads and workers."""
+"""Per-key write locks: writes for one key are serialised across threads and workers.
+
+The lock directory is private to the service's user: created with mode 0700, and
+refused at start when it is a symlink, not a directory, not owned by that user, or
+writable by its group or by others.  In a shared directory another local user could
+otherwise plant a symlink where a lock file goes, or hold a key's lock so that every
+write of that key waits and fails.  Lock files are opened without following symlinks.
+"""
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import hashlib
+import os
+import stat
+import time
 from collections.abc import Collection, Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from pathlib import Path
 from typing import Protocol
 
-from filelock import FileLock, Timeout
-
 LOCK_TIMEOUT_SECONDS = 30.0
+_POLL_SECONDS = 0.05
 
 
 class WriteBusy(Exception):
@@ -19,6 +30,10 @@ class WriteBusy(Exception):
     public_message = (
         "The result is being written by another request; nothing was written. Try again later."
     )
+
+
+class LockDirError(ValueError):
+    """The lock directory cannot be used safely; the message names the problem, not data."""
 
 
 class Locks(Protocol):
@@ -33,10 +48,44 @@ class Locks(Protocol):
         ...
 
 
+def prepare_lock_dir(directory: Path) -> None:
+    """Create the lock directory (mode 0700) or check that an existing one is private.
+
+    Raises:
+        LockDirError: when it is a symlink or not a directory, is not owned by the
+            service's user, is writable by group or others, or cannot be created.
+    """
+    try:
+        directory.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        directory.mkdir(mode=0o700)
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise LockDirError(
+            f"HER2_LOCK_DIR {directory} cannot be created ({errno.errorcode.get(exc.errno or 0)})"
+        ) from None
+    info = os.lstat(directory)
+    if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode):
+        raise LockDirError(f"HER2_LOCK_DIR {directory} is not a directory (or is a symlink)")
+    if info.st_uid != os.geteuid():
+        raise LockDirError(f"HER2_LOCK_DIR {directory} is not owned by the service's user")
+    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise LockDirError(
+            f"HER2_LOCK_DIR {directory} is writable by group or others; "
+            "make it private (chmod 700) or choose another directory"
+        )
+
+
 class FileLocks:
-    """One lock file per key in a directory shared by every worker of a host."""
+    """One lock file per key in a private directory shared by every worker of a host."""
 
     def __init__(self, directory: Path, timeout: float = LOCK_TIMEOUT_SECONDS) -> None:
+        """Check (or create) the directory now, so that a bad one stops the start.
+
+        Raises:
+            LockDirError: see ``prepare_lock_dir``.
+        """
+        prepare_lock_dir(directory)
         self.directory = directory
         self.timeout = timeout
 
@@ -44,18 +93,40 @@ class FileLocks:
         """The lock file of a key (a hash: keys carry patient ids)."""
         return self.directory / f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.lock"
 
+    def _acquire(self, key: str) -> int:
+        # O_NOFOLLOW: a symlink in place of the lock file is refused, never followed.
+        fd = os.open(self.path(key), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return fd
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    os.close(fd)
+                    raise WriteBusy from None
+                time.sleep(_POLL_SECONDS)
+
     @contextmanager
     def hold(self, keys: Collection[str]) -> Iterator[None]:
-        """Take the keys' locks in one global order, so that requests never deadlock."""
-        self.directory.mkdir(parents=True, exist_ok=True)
+        """Take the keys' locks in one global order, so that requests never deadlock.
+
+        Raises:
+            WriteBusy: when a lock stays taken past the timeout.
+            OSError: when a lock file cannot be opened (e.g. a symlink planted there).
+        """
         with ExitStack() as stack:
             for key in sorted(set(keys)):
-                lock = FileLock(str(self.path(key)))
-                try:
-                    stack.enter_context(lock.acquire(timeout=self.timeout))
-                except Timeout:
-                    raise WriteBusy from None
+                fd = self._acquire(key)
+                stack.callback(os.close, fd)  # closing the descriptor releases the lock
             yield
 
 
-__all__ = ["LOCK_TIMEOUT_SECONDS", "FileLocks", "Locks", "WriteBusy"]
+__all__ = [
+    "LOCK_TIMEOUT_SECONDS",
+    "FileLocks",
+    "LockDirError",
+    "Locks",
+    "WriteBusy",
+    "prepare_lock_dir",
+]

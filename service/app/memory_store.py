@@ -69,7 +69,7 @@ class MemoryStore:
                 )
             )
         }
-        for ref in sorted(specimen_references(found.values())):
+        for ref in sorted(specimen_references(found.values(), self._base_url)):
             if ref in self.resources:
                 found[ref] = self.resources[ref]
         return {
@@ -99,6 +99,10 @@ class MemoryStore:
             for r in self._matching(self.resources, "Observation", system, None)
             if _subject_is(r, patient_id)
         ]
+
+    def update(self, resource: dict[str, Any]) -> dict[str, Any]:
+        """PUT Type/id: a new version under the resource's own id."""
+        return self.put(resource)
 
     def commit(self, bundle: dict[str, Any]) -> dict[str, Any]:
         """Apply every PUT of a transaction on a copy; keep the copy only if all succeed."""

@@ -4,7 +4,8 @@ What the Patient-level ``$her2-status`` calls (and a queue worker or bulk job
 would).  Reading and deriving need no lock; with ``persist`` the keys' locks are
 held from reading what is stored until the one transaction is committed, so that
 two requests for one key never plan from the same stored state.  A 412
-"matched several" is reported, never retried.
+"matched several" is reported, never retried.  The service's Device is written on
+its own first, when missing (see ``RederivePatient._ensure_device``).
 """
 
 from __future__ import annotations
@@ -21,13 +22,13 @@ from service.app.planning import (
     plan,
     to_withdraw,
     transaction,
-    with_device,
 )
 from service.app.store import Store
+from service.clients.errors import FhirConflict
 from service.fhir.codes import DEVICE_ID, SID_STATUS, SID_THERAPY_LIST
 from service.fhir.issues import Issue
-from service.fhir.outbound import full_url
-from service.her2 import default_ruleset
+from service.fhir.outbound import device, full_url
+from service.her2 import RuleSet, default_ruleset
 from service.settings import DerivationSettings
 
 
@@ -72,16 +73,54 @@ def load_snapshot(
 class RederivePatient:
     """Re-derive one patient's HER2 results from a store and write back what changed."""
 
-    def __init__(self, store: Store, locks: Locks, settings: DerivationSettings) -> None:
+    def __init__(
+        self,
+        store: Store,
+        locks: Locks,
+        settings: DerivationSettings,
+        max_issues: int | None = None,
+    ) -> None:
         self.store = store
         self.locks = locks
         self.settings = settings
+        self.max_issues = max_issues
 
     def derive(self, patient_id: str, now: dt.datetime) -> tuple[dict[str, Any], Derivation]:
         """Fetch a patient's inputs and derive (nothing is written)."""
         payload = self.store.patient_inputs(patient_id, self.settings.code_map.kinds.keys())
-        derivation = derive(payload, now, self.settings.code_map, self.settings.grouping_window)
+        # The patient's data comes from the EHR, not from the caller: no request caps,
+        # but the answer's issues are capped like any other answer.
+        derivation = derive(
+            payload,
+            now,
+            self.settings.code_map,
+            self.settings.grouping_window,
+            max_issues=self.max_issues,
+        )
         return payload, derivation
+
+    def _ensure_device(self, ruleset: RuleSet) -> int:
+        """Write the service's Device when the store lacks it; return how many writes (0/1).
+
+        Its own idempotent ``PUT Device/[id]``, before and outside the transaction:
+        in a transaction, concurrent first calls for different patients all create
+        the same Device, and on HAPI all but one fail with 409 (HAPI-0825, a
+        client-assigned id constraint) and write nothing.  Here a lost race means
+        the Device now exists, which is all that is needed.
+
+        Raises:
+            FhirConflict: when the write lost a race and the Device is still absent.
+        """
+        reference = f"Device/{DEVICE_ID}"
+        if self.store.exists(reference):
+            return 0
+        try:
+            self.store.update(device(ruleset))
+        except FhirConflict:
+            if not self.store.exists(reference):
+                raise
+            return 0
+        return 1
 
     def __call__(self, patient_id: str, persist: bool, now: dt.datetime) -> WriteOutcome:
         """Derive for one patient and, with ``persist``, write what changed in one transaction.
@@ -105,14 +144,9 @@ class RederivePatient:
             if not entries:
                 return outcome
             rulesets = [o.derived.result.ruleset for o in derivation.outputs]
-            entries = with_device(
-                entries,
-                self.store.exists(f"Device/{DEVICE_ID}"),
-                self.store.base_url,
-                rulesets[0] if rulesets else default_ruleset(),
-            )
+            device_written = self._ensure_device(rulesets[0] if rulesets else default_ruleset())
             response = self.store.commit(transaction(entries))
-        outcome.written = len(entries)
+        outcome.written = len(entries) + device_written
         outcome.bundle = {
             **derivation.bundle,
             "entry": [

@@ -4,7 +4,7 @@
 Both raise the FHIR client's exceptions, so that the HTTP API maps a failure to
 the same status whichever store is behind it: ``FhirTooManyMatches`` when an
 identifier matched several resources, ``FhirPreconditionFailed`` when a versioned
-write no longer matches what was read.
+write no longer matches what was read, ``FhirConflict`` when a concurrent write won.
 """
 
 from __future__ import annotations
@@ -48,6 +48,14 @@ class Store(Protocol):
 
     def status_observations(self, patient_id: str, system: str) -> list[dict[str, Any]]:
         """The patient's stored Observations that carry an identifier of ``system``."""
+        ...
+
+    def update(self, resource: dict[str, Any]) -> dict[str, Any]:
+        """``PUT Type/id`` of one resource with a client-assigned id (create or update).
+
+        Raises:
+            FhirConflict: when a concurrent create of the same id won.
+        """
         ...
 
     def commit(self, bundle: dict[str, Any]) -> dict[str, Any]:

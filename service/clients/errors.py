@@ -7,8 +7,10 @@
     ├── FhirTimeout                 connect/read timeout after retries, or 504 (API: 504)
     ├── FhirServerError             5xx, or an answer that is not FHIR JSON (API: 502)
     ├── FhirForeignLink             a next link to another origin: not followed (API: 502)
+    ├── FhirInvalidReference        a reference outside the FHIR grammar: not read (API: 502)
     └── FhirRequestRejected         4xx: the server refused our request (API: 502)
         ├── FhirNotFound            404 / 410
+        ├── FhirConflict            409: a concurrent write won (API: 409)
         └── FhirPreconditionFailed  412: the version read is no longer current
             └── FhirTooManyMatches  412: a conditional write matched several resources (API: 409)
 
@@ -68,6 +70,12 @@ class FhirForeignLink(FhirClientError):
     public_message = "The FHIR server returned a paging link to another host; not followed."
 
 
+class FhirInvalidReference(FhirClientError):
+    """A reference to read is not ``Type/id``; no request was sent."""
+
+    public_message = "A reference does not follow the FHIR reference grammar; it was not read."
+
+
 class FhirRequestRejected(FhirClientError):
     """The server rejected the request (4xx)."""
 
@@ -78,6 +86,18 @@ class FhirNotFound(FhirRequestRejected):
     """The resource does not exist (404/410)."""
 
     public_message = "A resource was not found on the FHIR server."
+
+
+class FhirConflict(FhirRequestRejected):
+    """Another write won a race on the server (409; HAPI: "HAPI-0825" on a create).
+
+    Nothing of our request was applied; a new call re-reads and is then safe.
+    """
+
+    public_message = (
+        "Another request wrote the same resource on the FHIR server at the same time; "
+        "nothing was written. Try again."
+    )
 
 
 class FhirPreconditionFailed(FhirRequestRejected):
@@ -122,6 +142,8 @@ def error_for(status: int, body: Any, retry_after: str | None = None) -> FhirCli
     args = (f"HTTP {status}", status, issues, retry_after)
     if status in (404, 410):
         return FhirNotFound(*args)
+    if status == 409:
+        return FhirConflict(*args)
     if status == 412:
         text = " ".join(i.diagnostics for i in issues)
         return (

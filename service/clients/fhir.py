@@ -28,6 +28,7 @@ from urllib3.util.retry import Retry
 from service.clients.errors import (
     FhirClientError,
     FhirForeignLink,
+    FhirInvalidReference,
     FhirServerError,
     FhirServerUnavailable,
     FhirTimeout,
@@ -36,6 +37,8 @@ from service.clients.errors import (
 from service.fhir import jsonio
 
 MAX_RETRY_AFTER = 10.0
+# Type/id by the FHIR grammar; an id of dots only would be a relative path segment.
+_READABLE = re.compile(r"[A-Z][A-Za-z]{0,63}/(?!\.+$)[A-Za-z0-9\-.]{1,64}")
 FHIR_JSON = "application/fhir+json"
 
 Observer = Callable[[str, str, float], None]
@@ -184,7 +187,14 @@ class FhirClient:
         return result
 
     def read(self, reference: str) -> dict[str, Any]:
-        """GET [base]/Type/id (a relative reference)."""
+        """GET [base]/Type/id (a relative reference).
+
+        Raises:
+            FhirInvalidReference: when ``reference`` is not ``Type/id`` by the FHIR
+                grammar (nothing is sent: ``Specimen/../../admin`` is another path).
+        """
+        if not _READABLE.fullmatch(reference):
+            raise FhirInvalidReference("refused: not a Type/id reference")
         result: dict[str, Any] = self._request("GET", self.url(reference))
         return result
 
@@ -218,6 +228,23 @@ class FhirClient:
                 mode = (entry.get("search") or {}).get("mode", "match")
                 if isinstance(resource, dict) and mode == "match":
                     yield resource
+
+    def update(self, resource: dict[str, Any]) -> dict[str, Any]:
+        """PUT [base]/Type/id: create or update with a client-assigned id (retried: idempotent).
+
+        Raises:
+            FhirInvalidReference: when the resource's type and id are not ``Type/id``.
+        """
+        reference = f"{resource.get('resourceType')}/{resource.get('id')}"
+        if not _READABLE.fullmatch(reference):
+            raise FhirInvalidReference("refused: not a Type/id reference")
+        result: dict[str, Any] = self._request(
+            "PUT",
+            self.url(reference),
+            data=jsonio.dumps(resource).encode("utf-8"),
+            headers={"Content-Type": FHIR_JSON},
+        )
+        return result
 
     def transaction(self, bundle: dict[str, Any]) -> dict[str, Any]:
         """POST a transaction Bundle to [base]; all of it is applied, or none."""

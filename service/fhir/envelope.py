@@ -31,10 +31,76 @@ _MODELS: dict[str, Any] = {
     "Condition": Condition,
     "Patient": Patient,
 }
-_REF = re.compile(
-    r"(?:(?P<base>.*)/)?(?P<type>[A-Z][A-Za-z]+)/(?P<id>[A-Za-z0-9\-.]{1,64})"
-    r"(?:/_history/(?P<version>[A-Za-z0-9\-.]{1,64}))?$"
+# The FHIR R4 reference grammar (3.1.3.4.1 Literal references): ``Type/id`` or
+# ``Type/id/_history/vid``, relative or after an absolute service base.  An id made
+# of dots only is legal by the id pattern but means "this/parent directory" in a URL,
+# so it is refused: ``Specimen/..`` must never become a request for another path.
+_ID = r"(?!\.{1,64}(?:/|$))[A-Za-z0-9\-.]{1,64}"
+_RELATIVE = re.compile(
+    rf"(?P<type>[A-Z][A-Za-z]{{0,63}})/(?P<id>{_ID})(?:/_history/(?P<version>{_ID}))?"
 )
+_BASE = re.compile(r"https?://[A-Za-z0-9\-.:\[\]@]+(?:/[A-Za-z0-9\-._~%!$&'()*+,;=:@]+)*")
+_URN = re.compile(r"urn:(?:uuid:[0-9a-fA-F\-]{36}|oid:[0-2](?:\.(?:0|[1-9][0-9]*))+)")
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A literal reference that follows the FHIR grammar.
+
+    Attributes:
+        type: the resource type.
+        id: the logical id.
+        version: the ``_history`` version, if named.
+        base: the absolute service base it names, or None when relative.
+    """
+
+    type: str
+    id: str
+    version: str | None = None
+    base: str | None = None
+
+    @property
+    def relative(self) -> str:
+        """``Type/id`` (without base or version): what may be read from a server."""
+        return f"{self.type}/{self.id}"
+
+
+def parse_reference(text: object) -> Reference | None:
+    """Parse a literal reference; None unless it follows the FHIR reference grammar.
+
+    Accepted: ``Type/id``, ``Type/id/_history/vid``, and either after an absolute
+    ``http(s)`` base whose path has no ``.`` or ``..`` segment.  Anything else (a
+    path with dot segments, a query, a fragment, spaces) is never followed.
+    """
+    if not isinstance(text, str):
+        return None
+    match = _RELATIVE.fullmatch(text)
+    if match:
+        return Reference(match["type"], match["id"], match["version"])
+    if not text.startswith(("http://", "https://")):
+        return None
+    # The type/id tail is at most four segments; try the ones that can hold it.
+    parts = text.split("/")
+    for tail in (4, 2):
+        if len(parts) <= tail + 2:
+            continue
+        base, rest = "/".join(parts[:-tail]), "/".join(parts[-tail:])
+        match = _RELATIVE.fullmatch(rest)
+        if match and _BASE.fullmatch(base) and not {".", ".."} & set(base.split("/")[3:]):
+            return Reference(match["type"], match["id"], match["version"], base)
+    return None
+
+
+def is_grammatical(text: str) -> bool:
+    """Whether a reference string is a literal reference, a ``urn`` or a ``#local`` one."""
+    return (
+        parse_reference(text) is not None
+        or _URN.fullmatch(text) is not None
+        or (text.startswith("#") and (text == "#" or _RELATIVE_ID.fullmatch(text[1:]) is not None))
+    )
+
+
+_RELATIVE_ID = re.compile(_ID)
 
 
 class EnvelopeError(ValueError):
@@ -43,6 +109,33 @@ class EnvelopeError(ValueError):
     def __init__(self, issues: list[Issue]) -> None:
         super().__init__("; ".join(i.diagnostics for i in issues))
         self.issues = issues
+
+
+class RequestTooLarge(EnvelopeError):
+    """The request is over one of the configured caps (HTTP 413); nothing was validated."""
+
+
+@dataclass(frozen=True)
+class ReadLimits:
+    """Caps on the work one request may cause, checked before any model validation.
+
+    Attributes:
+        max_resources: resources per request (contained ones included); None: no cap.
+        max_elements: JSON values (object members and array items) per resource.
+        max_depth: nesting of objects and arrays inside one resource.
+        max_total_elements: JSON values of all resources of the request together
+            (validation costs about 10 µs per value: this bounds a request's CPU).
+    """
+
+    max_resources: int | None = None
+    max_elements: int | None = None
+    max_depth: int | None = None
+    max_total_elements: int | None = None
+
+
+# Bundles in Bundles in Parameters: deeper than this is no request the service reads
+# (and the reader must never run out of stack on one).
+MAX_BUNDLE_NESTING = 8
 
 
 @dataclass(eq=False)
@@ -105,6 +198,8 @@ class Envelope:
     _by_identifier: dict[tuple[str, str, str], Node] = field(default_factory=dict)
     _contained: dict[int, dict[str, Node]] = field(default_factory=dict)
     _by_type: dict[str, list[Node]] = field(default_factory=dict)
+    reference_issues: list[Issue] = field(default_factory=list)
+    _reported: set[int] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         for node in self.nodes:
@@ -140,22 +235,42 @@ class Envelope:
             return None, None
         ref = reference.get("reference")
         if isinstance(ref, str):
+            if not is_grammatical(ref):
+                self._ungrammatical(origin)
+                return None, None
             if ref.startswith("#"):
                 return self._contained.get(id(_root(origin)), {}).get(ref), None
             if ref in self._by_url:
                 return self._by_url[ref], None
-            match = _REF.match(ref)
-            if match:
-                node = self._by_type_id.get(f"{match['type']}/{match['id']}")
+            parsed = parse_reference(ref)
+            if parsed is not None:
+                node = self._by_type_id.get(parsed.relative)
                 if node is not None and (expected is None or node.type == expected):
-                    return node, match["version"]
-            return None, match["version"] if match else None
+                    return node, parsed.version
+                return None, parsed.version
+            return None, None
         ident = reference.get("identifier")
         if isinstance(ident, dict):
             rtype = reference.get("type") or expected or ""
             key = (str(rtype), str(ident.get("system", "")), str(ident.get("value", "")))
             return self._by_identifier.get(key), None
         return None, None
+
+    def _ungrammatical(self, origin: Node) -> None:
+        # One issue per resource, however often its references are looked at; the
+        # reference itself is not quoted (it is request content).
+        if id(origin) in self._reported:
+            return
+        self._reported.add(id(origin))
+        self.reference_issues.append(
+            Issue(
+                Severity.WARNING,
+                "invalid",
+                "A reference does not follow the FHIR reference grammar (Type/id); "
+                "it was not followed.",
+                origin.path,
+            )
+        )
 
 
 def reference_key(reference: object) -> str | None:
@@ -164,10 +279,11 @@ def reference_key(reference: object) -> str | None:
         return None
     ref = reference.get("reference")
     if isinstance(ref, str):
-        match = _REF.match(ref)
-        if match:
-            return f"{match['type']}/{match['id']}"
-        return ref
+        parsed = parse_reference(ref)
+        if parsed is not None:
+            return parsed.relative
+        # An ungrammatical reference is no key: it would travel into the outputs.
+        return ref if is_grammatical(ref) else None
     ident = reference.get("identifier")
     if isinstance(ident, dict) and ident.get("value") is not None:
         return f"identifier:{ident.get('system', '')}|{ident.get('value')}"
@@ -184,10 +300,51 @@ def _list(value: object) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
-def _location(base: str, loc: tuple[int | str, ...]) -> str:
+_LOC_PART = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+# pydantic error types → our fixed wording.  Never pydantic's or fhir.resources' own
+# message: some quote the input (a wrong resourceType, a value error's text, and in
+# the worst case a whole contained resource with a patient's name and birth date).
+_PROBLEMS: dict[str, str] = {
+    "extra_forbidden": "an element unknown to FHIR R4",
+    "missing": "a required element is missing",
+    "model_field_validation.missing": "a required element is missing",
+    "list_type": "an element must be a list (or holds an empty item)",
+    "dict_type": "an element must be an object",
+    "model_type": "an element must be an object",
+    "model_attributes_type": "an element must be an object",
+    "string_type": "an element must be a string",
+    "bool_type": "an element must be a boolean",
+    "int_type": "an element must be an integer",
+    "int_parsing": "an element must be an integer",
+    "decimal_type": "an element must be a decimal",
+    "string_pattern_mismatch": "a value does not match its FHIR data type",
+    "fhir-validation-wrong-resource-type": "a resource has an unexpected resourceType",
+    "model_validation_format": "a resource or element has an unexpected type",
+}
+_PROBLEM_DEFAULT = "a value does not meet the FHIR R4 rules for its element"
+_ONE_OF_MANY = "Any of one field value is expected from this list"
+
+
+def _problem(error_type: str, message: str) -> str:
+    """Our wording for a pydantic error; the library's message only selects it."""
+    if error_type == "value_error" and _ONE_OF_MANY in message:
+        return "more than one element of a choice type (such as two value[x])"
+    return _PROBLEMS.get(error_type, _PROBLEM_DEFAULT)
+
+
+def _location(base: str, loc: tuple[int | str, ...], error_type: str) -> str:
     path = base
-    for part in loc:
-        path += f"[{part}]" if isinstance(part, int) else f".{part}"
+    # An unknown element's name is the request's own text: the location stops at
+    # the object that holds it.
+    parts = loc[:-1] if error_type == "extra_forbidden" else loc
+    for part in parts:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif _LOC_PART.fullmatch(part):
+            path += f".{part}"
+        else:
+            # Not an element name (a union tag, a dict key): nothing more to locate.
+            break
     return path
 
 
@@ -197,74 +354,148 @@ def _check(node: Node) -> None:
         return
     try:
         model.model_validate(node.resource)
-    except (KeyError, TypeError, AttributeError, IndexError):
+    except ValidationError as exc:
+        seen: set[tuple[str, str]] = set()
+        for error in exc.errors(include_input=False, include_url=False, include_context=False):
+            problem = _problem(str(error["type"]), str(error["msg"]))
+            where = _location(node.path, tuple(error["loc"]), str(error["type"]))
+            if (problem, where) in seen:
+                continue
+            seen.add((problem, where))
+            node.problems.append(
+                Issue(
+                    Severity.ERROR,
+                    "structure",
+                    f"{node.type} is not valid FHIR R4: {problem}",
+                    where,
+                )
+            )
+    except (KeyError, TypeError, AttributeError, IndexError, ValueError, RecursionError):
         # fhir.resources itself crashes on some hostile shapes instead of raising a
         # ValidationError (found by tests/unit/test_reader_fuzz.py): still just invalid.
         node.problems.append(
             Issue(Severity.ERROR, "structure", f"{node.type} is not valid FHIR R4.", node.path)
         )
-    except ValidationError as exc:
-        for error in exc.errors(include_input=False, include_url=False):
-            node.problems.append(
-                Issue(
-                    Severity.ERROR,
-                    "structure",
-                    # pydantic's message names the rule broken, never the value.
-                    f"{node.type} is not valid FHIR R4: {error['msg']}",
-                    _location(node.path, tuple(error["loc"])),
-                )
+
+
+def _too_large(diagnostics: str, where: str | None) -> RequestTooLarge:
+    return RequestTooLarge([Issue(Severity.ERROR, "too-costly", diagnostics, where)])
+
+
+def _measure(resource: dict[str, Any], limits: ReadLimits, where: str) -> int:
+    """Count a resource's JSON values and check its depth; stop at the first cap exceeded.
+
+    Returns:
+        The number of values counted (0 when no cap asks for counting).
+    """
+    max_elements, max_depth = limits.max_elements, limits.max_depth
+    if max_elements is None and max_depth is None and limits.max_total_elements is None:
+        return 0
+    count = 0
+    stack: list[tuple[Any, int]] = [(resource, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if max_depth is not None and depth > max_depth:
+            raise _too_large("A resource is nested deeper than the configured limit.", where)
+        children = value.values() if type(value) is dict else value
+        count += len(children)
+        if max_elements is not None and count > max_elements:
+            raise _too_large("A resource has more elements than the configured limit.", where)
+        stack.extend((child, depth + 1) for child in children if type(child) in (dict, list))
+    return count
+
+
+@dataclass
+class _Collector:
+    limits: ReadLimits
+    nodes: list[Node] = field(default_factory=list)
+    counted: int = 0
+    elements: int = 0
+
+    def count(self, resources: int) -> None:
+        """Count resources (or parameters) against the cap, before any is validated."""
+        self.counted += resources
+        cap = self.limits.max_resources
+        if cap is not None and self.counted > cap:
+            raise _too_large("The request holds more resources than the configured limit.", None)
+
+    def add(self, node: Node) -> None:
+        self.count(1)
+        self.nodes.append(node)
+
+    def collect(self, resource: object, path: str, full_url: str | None, nesting: int = 0) -> None:
+        if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
+            self.add(Node({}, path, full_url))
+            self.nodes[-1].problems.append(
+                Issue(Severity.ERROR, "structure", "The entry is not a FHIR resource.", path)
             )
+            return
+        if resource["resourceType"] == "Bundle":
+            if nesting >= MAX_BUNDLE_NESTING:
+                raise _too_large("Bundles are nested deeper than the service reads.", path)
+            for index, entry in enumerate(_list(resource.get("entry"))):
+                entry_path = f"{path}.entry[{index}]"
+                if not isinstance(entry, dict) or "resource" not in entry:
+                    # e.g. a transaction-response entry without a resource; counted all
+                    # the same, or millions of empty entries would be free.
+                    self.count(1)
+                    continue
+                url = entry.get("fullUrl") if isinstance(entry.get("fullUrl"), str) else None
+                self.collect(entry["resource"], f"{entry_path}.resource", url, nesting + 1)
+            return
+        node = Node(resource, path, full_url)
+        self.add(node)
+        # Counted before the container is validated: its model validates them too.
+        self.count(sum(isinstance(c, dict) for c in _list(resource.get("contained"))))
+        self.elements += _measure(resource, self.limits, path)
+        total = self.limits.max_total_elements
+        if total is not None and self.elements > total:
+            raise _too_large("The request has more elements than the configured limit.", path)
+        for index, inner in enumerate(_list(resource.get("contained"))):
+            if isinstance(inner, dict):
+                self.nodes.append(Node(inner, f"{path}.contained[{index}]", None, container=node))
+
+    def validate(self) -> None:
+        """Validate every resource, once the whole request is known to be within the caps."""
+        for node in self.nodes:
+            if node.container is None and node.resource:
+                _check(node)
+        for node in self.nodes:
+            if node.container is not None:
+                # The container's model validated the contained resources too.
+                node.problems = [
+                    p for p in node.container.problems if (p.expression or "").startswith(node.path)
+                ]
 
 
-def _collect(resource: object, path: str, full_url: str | None, out: list[Node]) -> None:
-    if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
-        out.append(Node({}, path, full_url))
-        out[-1].problems.append(
-            Issue(Severity.ERROR, "structure", "The entry is not a FHIR resource.", path)
-        )
-        return
-    if resource["resourceType"] == "Bundle":
-        for index, entry in enumerate(_list(resource.get("entry"))):
-            entry_path = f"{path}.entry[{index}]"
-            if not isinstance(entry, dict) or "resource" not in entry:
-                continue  # e.g. a transaction-response entry without a resource
-            url = entry.get("fullUrl") if isinstance(entry.get("fullUrl"), str) else None
-            _collect(entry["resource"], f"{entry_path}.resource", url, out)
-        return
-    node = Node(resource, path, full_url)
-    out.append(node)
-    _check(node)
-    for index, inner in enumerate(_list(resource.get("contained"))):
-        if isinstance(inner, dict):
-            child = Node(inner, f"{path}.contained[{index}]", None, container=node)
-            # The container's model validated the contained resources too.
-            child.problems = [
-                p for p in node.problems if (p.expression or "").startswith(child.path)
-            ]
-            out.append(child)
-
-
-def read_envelope(payload: object) -> Envelope:
+def read_envelope(payload: object, limits: ReadLimits | None = None) -> Envelope:
     """Collect the resources of a Parameters, a Bundle or a single resource.
+
+    Args:
+        payload: the parsed request body.
+        limits: caps on resources and elements, checked before any validation.
 
     Raises:
         EnvelopeError: when the payload is not a FHIR resource, is of a type the
-            operation does not take, or carries an invalid ``tumorSite``.
+            operation does not take, or carries an invalid ``tumorSite``;
+            ``RequestTooLarge`` when it is over a cap.
     """
     if not isinstance(payload, dict) or not isinstance(payload.get("resourceType"), str):
         raise EnvelopeError(
             [Issue(Severity.ERROR, "structure", "The body is not a FHIR resource.")]
         )
-    nodes: list[Node] = []
+    collector = _Collector(limits or ReadLimits())
     issues: list[Issue] = []
     tumor_site: str | None = None
     rtype = payload["resourceType"]
     if rtype == "Parameters":
-        for index, param in enumerate(_list(payload.get("parameter"))):
+        parameters = _list(payload.get("parameter"))
+        collector.count(len(parameters))
+        for index, param in enumerate(parameters):
             where = f"Parameters.parameter[{index}]"
             name = param.get("name") if isinstance(param, dict) else None
             if name in ("observation", "bundle") and "resource" in param:
-                _collect(param["resource"], f"{where}.resource", None, nodes)
+                collector.collect(param["resource"], f"{where}.resource", None)
             elif name == "tumorSite":
                 value = param.get("valueCode")
                 if value not in ("breast", "gastroesophageal", "other"):
@@ -291,8 +522,9 @@ def read_envelope(payload: object) -> Envelope:
                     )
                 )
     elif rtype in ("Bundle", "Observation", "DiagnosticReport"):
-        _collect(payload, rtype, None, nodes)
+        collector.collect(payload, rtype, None)
     else:
+        # The location names the element, not its value (the request's own text).
         raise EnvelopeError(
             [
                 Issue(
@@ -300,8 +532,9 @@ def read_envelope(payload: object) -> Envelope:
                     "not-supported",
                     "The operation takes a Parameters, a Bundle, an Observation or a "
                     "DiagnosticReport.",
-                    rtype,
+                    "resourceType",
                 )
             ]
         )
-    return Envelope(nodes, tumor_site, issues)
+    collector.validate()
+    return Envelope(collector.nodes, tumor_site, issues)

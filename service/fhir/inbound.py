@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 from service.fhir.assemble import SpecimenGroup, assemble, prior_result
 from service.fhir.codes import CodeMap
 from service.fhir.context import ReadContext
-from service.fhir.envelope import Envelope, Node, read_envelope
+from service.fhir.envelope import Envelope, Node, ReadLimits, read_envelope
 from service.fhir.facts import MALFORMED, Fact
 from service.fhir.grouping import classify, group, link
 from service.fhir.issues import Issue
@@ -46,6 +46,7 @@ def read_inputs(
     payload: object,
     code_map: CodeMap | None = None,
     window: dt.timedelta = dt.timedelta(days=30),
+    limits: ReadLimits | None = None,
 ) -> Reading:
     """Read a request into specimen groups of rule inputs.
 
@@ -54,14 +55,16 @@ def read_inputs(
         code_map: the recognised codes (defaults plus a site's local table).
         window: how far apart the effective times of one group may lie when
             neither a specimen nor a report ties the inputs together.
+        limits: caps on the request's size, checked before any validation.
 
     Returns:
         The groups (possibly none) and every issue found.
 
     Raises:
-        EnvelopeError: when the payload is not a readable request at all.
+        EnvelopeError: when the payload is not a readable request at all;
+            ``RequestTooLarge`` when it is over a cap of ``limits``.
     """
-    envelope = read_envelope(payload)
+    envelope = read_envelope(payload, limits)
     ctx = ReadContext(envelope, code_map or CodeMap(), window)
     classified = classify(ctx)
     top = link(ctx, classified.inputs)
@@ -93,4 +96,6 @@ def read_inputs(
             if own is None or specimen in (None, own)
         ]
         groups.append(specimen_group)
-    return Reading(groups, ctx.issues, envelope)
+    # References that break the grammar are found while resolving, i.e. by every step
+    # above: reported once per resource, after the rest.
+    return Reading(groups, ctx.issues + envelope.reference_issues, envelope)
