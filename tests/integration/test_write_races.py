@@ -18,7 +18,7 @@ from flask.testing import FlaskClient
 from service.api import create_app
 from service.fhir.codes import DEVICE_ID, SID_STATUS
 from service.settings import Settings
-from tests.integration.conftest import RUN, Fhir
+from tests.integration.fhir_server import RUN, Fhir
 from tests.integration.hapi import HapiServer
 
 LOINC = "http://loinc.org"
