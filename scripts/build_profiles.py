@@ -46,13 +46,14 @@ def examples() -> dict[str, dict[str, Any]]:
     payload = jsonio.loads(EXAMPLE_INPUT.read_text(encoding="utf-8"))
     entries = [e["resource"] for e in payload["entry"]]
     by_id = {r.get("id"): r for r in entries}
-    derivation = derive(payload, EXAMPLE_TIME)
-    outputs = {e["resource"]["resourceType"]: e["resource"] for e in derivation.bundle["entry"]}
+    # The stored forms (as write-back writes them), not the Bundle entries.
+    output = derive(payload, EXAMPLE_TIME).outputs[0]
+    assert output.listing is not None
     chosen = {
         "her2-ihc-input": by_id["ihc-1"],
         "her2-ish-input": by_id["ratio-1"],
-        "her2-status": outputs["Observation"],
-        "her2-therapy-list": outputs["List"],
+        "her2-status": output.observation,
+        "her2-therapy-list": output.listing,
     }
     found = {
         f"examples/{r['resourceType']}-example-{p}.json": _tagged(r, p, f"example-{p}")

@@ -12,13 +12,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from service.app.limits import cap_issues
-from service.fhir.codes import CodeMap
+from service.fhir.codes import DEVICE_ID, CodeMap
 from service.fhir.envelope import ReadLimits
 from service.fhir.inbound import Reading, SpecimenGroup, read_inputs
 from service.fhir.issues import ERROR_DIAGNOSTICS, Issue, Severity, outcome_resource
 from service.fhir.outbound import (
     Derived,
     collection,
+    device,
     full_url,
     provenance,
     status_observation,
@@ -114,6 +115,27 @@ def evaluate_groups(
     return pairs
 
 
+DEVICE_URL = full_url("Device", DEVICE_ID)
+_IN_BUNDLE_DEVICE = {"reference": DEVICE_URL}
+
+
+def _in_bundle(resource: dict[str, Any]) -> dict[str, Any]:
+    """A copy whose references to the service's Device point at its Bundle entry.
+
+    Inside a Bundle whose entries are ``urn:uuid`` full URLs a relative reference cannot
+    be resolved (FHIR R4 Bundle, "Resolving references in Bundles"); the stored forms,
+    which write-back plans from the same outputs, keep ``Device/her2-status-service``.
+    """
+    copy = dict(resource)
+    if "device" in copy:
+        copy["device"] = _IN_BUNDLE_DEVICE
+    if "source" in copy:
+        copy["source"] = _IN_BUNDLE_DEVICE
+    if "agent" in copy:
+        copy["agent"] = [{**agent, "who": _IN_BUNDLE_DEVICE} for agent in copy["agent"]]
+    return copy
+
+
 def build_outputs(derived: Derived, now: dt.datetime) -> GroupOutput:
     """The output resources of one derived group (contract sections 5-7)."""
     obs_url = full_url("Observation", derived.key)
@@ -164,10 +186,12 @@ def derive(
             continue
         output = build_outputs(Derived(group, result, therapies_for(result)), now)
         outputs.append(output)
-        entries.append((full_url("Observation", output.key), output.observation))
+        entries.append((full_url("Observation", output.key), _in_bundle(output.observation)))
         if output.listing is not None:
-            entries.append((full_url("List", output.key), output.listing))
-        entries.append((full_url("Provenance", output.provenance["id"]), output.provenance))
+            entries.append((full_url("List", output.key), _in_bundle(output.listing)))
+        entries.append(
+            (full_url("Provenance", output.provenance["id"]), _in_bundle(output.provenance))
+        )
     if not reading.groups:
         issues.append(
             Issue(
@@ -179,6 +203,11 @@ def derive(
             )
         )
     issues = cap_issues(issues, max_issues)
+    if outputs:
+        # The service's Device travels in the Bundle, so a reader of the stateless answer
+        # can resolve every output's reference to it (write-back stores it on the server).
+        cited = outputs[0].derived.result.ruleset
+        entries.append((DEVICE_URL, device(cited)))
     if issues:
         entries.append((full_url("OperationOutcome", str(now)), outcome_resource(issues)))
     return Derivation(collection(entries, now), issues, outputs, bool(outputs))

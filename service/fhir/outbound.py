@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import html
 import uuid
 from dataclasses import dataclass
 from functools import cache
@@ -51,9 +52,9 @@ from service.her2.catalog import load_catalog
 _NAMESPACE: Final = uuid.uuid5(uuid.NAMESPACE_URL, CANONICAL)
 DEVICE_REFERENCE: Final = {"reference": f"Device/{DEVICE_ID}"}
 SOFTWARE_NOTE: Final = (
-    "Derived by software (her2-status) from the pathology results referenced in "
-    "derivedFrom; it restates the guideline's reading of those results and does not "
-    "replace the pathologist's report."
+    "Derived by software (her2-status) from the HER2 pathology results it was given (cited "
+    "in derivedFrom where they can be referenced); it restates the guideline's reading of "
+    "those results and does not replace the pathologist's report."
 )
 
 
@@ -88,11 +89,32 @@ def _input_reference(node: Node) -> str | None:
     return node.reference(versioned=True) if node.type == "Observation" else None
 
 
-def _entity_reference(node: Node) -> str | None:
-    """What Provenance cites: the input, or its container when it is contained."""
+def _stored_reference(node: Node, reference: str | None) -> dict[str, Any] | None:
+    """A Reference that a reader of the stored output can resolve, or None.
+
+    A ``urn:uuid`` names an entry of the request, not a resource anyone can read later:
+    such an input is cited by its business identifier when it has one, else not at all
+    (its version still enters the Provenance id).
+    """
+    if reference is not None and not reference.startswith("urn:uuid:"):
+        return {"reference": reference}
+    identifiers = node.resource.get("identifier")
+    for identifier in identifiers if isinstance(identifiers, list) else ():
+        if isinstance(identifier, dict) and isinstance(identifier.get("value"), str):
+            cited = {k: identifier[k] for k in ("system", "value") if k in identifier}
+            return {"type": node.type, "identifier": cited}
+    return None
+
+
+def _root_of(node: Node) -> Node:
     while node.container is not None:
         node = node.container
-    return node.reference(versioned=True)
+    return node
+
+
+def _entity_reference(node: Node) -> str | None:
+    """What Provenance cites: the input, or its container when it is contained."""
+    return _root_of(node).reference(versioned=True)
 
 
 def _instant(now: dt.datetime) -> str:
@@ -163,9 +185,15 @@ def status_observation(derived: Derived, now: dt.datetime) -> dict[str, Any]:
     if status in STATUS_INTERPRETATION:
         code, display = STATUS_INTERPRETATION[status]
         resource["interpretation"] = [{"coding": [_coding(V3_INTERPRETATION, code, display)]}]
-    derived_from = [r for r in (_input_reference(n) for n in group.used) if r]
+    derived_from = [
+        ref
+        for n in group.used
+        if n.type == "Observation"
+        for ref in [_stored_reference(n, _input_reference(n))]
+        if ref
+    ]
     if derived_from:
-        resource["derivedFrom"] = [{"reference": r} for r in derived_from]
+        resource["derivedFrom"] = derived_from
     components = []
     if result.her2_low is not None:
         components.append(_component("her2-low", "HER2-low", {"valueBoolean": result.her2_low}))
@@ -249,8 +277,12 @@ def provenance(
     """The Provenance of one derivation (contract section 7)."""
     entities: list[dict[str, Any]] = []
     for role, nodes in (("derivation", derived.group.used), ("removal", derived.group.withdrawn)):
-        refs = dict.fromkeys(r for r in map(_entity_reference, nodes) if r)
-        entities += [{"role": role, "what": {"reference": ref}} for ref in refs]
+        cited: dict[str, dict[str, Any]] = {}
+        for node in nodes:
+            ref = _stored_reference(_root_of(node), _entity_reference(node))
+            if ref is not None:
+                cited.setdefault(repr(sorted(ref.items())), ref)
+        entities += [{"role": role, "what": ref} for ref in cited.values()]
     resource: dict[str, Any] = {
         "resourceType": "Provenance",
         "id": provenance_id(derived),
@@ -275,9 +307,16 @@ def device(ruleset: RuleSet) -> dict[str, Any]:
     Args:
         ruleset: the rule set of the results written with it.
     """
+    # A fixed narrative (no request content, nothing to escape beyond the rule-set label).
+    label = html.escape(ruleset.label)
     return {
         "resourceType": "Device",
         "id": DEVICE_ID,
+        "text": {
+            "status": "generated",
+            "div": '<div xmlns="http://www.w3.org/1999/xhtml"><p>her2-status, the software '
+            f"that derives HER2 status (rule set {label}).</p></div>",
+        },
         "status": "active",
         "manufacturer": "her2-status open-source project",
         "deviceName": [{"name": "her2-status", "type": "user-friendly-name"}],

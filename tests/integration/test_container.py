@@ -71,7 +71,7 @@ def test_container_serves_a_derivation(container: str) -> None:
     )
     assert response.status_code == 200
     types = [e["resource"]["resourceType"] for e in response.json()["entry"]]
-    assert types == ["Observation", "List", "Provenance"]
+    assert types == ["Observation", "List", "Provenance", "Device"]
 
 
 def test_container_healthcheck_and_user(container: str) -> None:

@@ -66,7 +66,25 @@ def test_device_carries_the_rule_set_version() -> None:
 def test_no_list_when_no_agent_applies() -> None:
     payload = jsonio.loads((FIXTURES / "inputs" / "unknown-site.json").read_text())
     types = [e["resource"]["resourceType"] for e in derive(payload, NOW).bundle["entry"]]
-    assert types == ["Observation", "Provenance"]
+    assert types == ["Observation", "Provenance", "Device"]
+
+
+def test_outputs_cite_only_what_a_reader_can_resolve() -> None:
+    # The request's urn:uuid entries are not resources anyone can read later: they are
+    # cited by business identifier or not at all, and the Device travels in the Bundle.
+    payload = jsonio.loads((FIXTURES / "inputs" / "breast-panel-diagnosticreport.json").read_text())
+    bundle = derive(payload, NOW).bundle
+    text = jsonio.dumps([e["resource"] for e in bundle["entry"]])
+    assert '"reference": "urn:uuid:8d1c' not in text
+    devices = [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Device"]
+    assert [d["id"] for d in devices] == ["her2-status-service"]
+    (device_url,) = [e["fullUrl"] for e in bundle["entry"] if e["resource"] in devices]
+    observation = bundle["entry"][0]["resource"]
+    # In the Bundle the Device is cited by its entry; stored, by Device/her2-status-service.
+    assert observation["device"] == {"reference": device_url}
+    assert derive(payload, NOW).outputs[0].observation["device"] == {
+        "reference": "Device/her2-status-service"
+    }
 
 
 def test_list_names_the_agents_of_a_custom_catalog() -> None:
