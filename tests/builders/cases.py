@@ -2,7 +2,7 @@
 
 The examples are kept in the repository (``tests/fixtures/cases/public-cases.json``, a
 verbatim copy of the project's published worked examples), so the suite passes on a bare
-clone. ``HER2_PUBLIC_CASES`` may point at another copy (e.g. a newer release) to check it.
+clone.
 
 As FHIR: IHC as a coded Observation, ISH as separate ratio / average / cell-count
 Observations, a blinded recount as a panel with components and the count-role
@@ -15,7 +15,6 @@ server (``meta.versionId`` 1).
 from __future__ import annotations
 
 import json
-import os
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -33,7 +32,7 @@ from tests.builders.fhir import (
 )
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-CASES_FILE = Path(os.environ.get("HER2_PUBLIC_CASES", FIXTURES / "cases" / "public-cases.json"))
+CASES_FILE = FIXTURES / "cases" / "public-cases.json"
 CASE_PATIENT = "Patient/case-patient"
 CASE_SPECIMEN = "Specimen/current"
 CASE_EFFECTIVE = "2026-06-01"

@@ -2,7 +2,7 @@
 
 The examples are kept in the repository (``tests/fixtures/cases/public-cases.json``, a
 verbatim copy of the project's published worked examples), so the suite passes on a bare
-clone. ``HER2_PUBLIC_CASES`` may point at another copy (e.g. a newer release) to check it.
+clone.
 A missing file fails the suite; it is never skipped silently.
 """
 
