@@ -10,12 +10,8 @@ from __future__ import annotations
 from service.her2.draft import Draft
 from service.her2.model import IshCall, NextStep, Probe
 from service.her2.numbers import describe
-from service.her2.ruleset import IHC_2PLUS_KEYS
+from service.her2.ruleset import IHC_2PLUS_KEYS, SAME_TISSUE_CATEGORIES
 from service.her2.validation import Ihc, Ish
-
-# Columns whose IHC must come from the ISH tissue: groups 2-4 (Fig 3 note) and,
-# by project choice (README), the single-probe 4.0-<6.0 band (Fig 2).
-_SAME_TISSUE_CATEGORIES = frozenset({"G2-4", "S4-6"})
 
 
 def breast_group(ish: Ish, draft: Draft) -> tuple[int, str]:
@@ -106,7 +102,7 @@ def derive_breast(ihc: Ihc, ish: Ish | None, recount: Ish | None, draft: Draft) 
     category, ish_text = _ish_category(ish, draft)
     ihc_key = ihc.key
     ihc_text = ihc.describe()
-    if category in _SAME_TISSUE_CATEGORIES and ihc.present and not ihc.same_specimen:
+    if category in SAME_TISSUE_CATEGORIES and ihc.present and not ihc.same_specimen:
         ihc_key = "none"
         ihc_text += " on a different specimen (not usable for this step)"
     if category == "G2-4" and ihc_key in IHC_2PLUS_KEYS:

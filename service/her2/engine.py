@@ -26,12 +26,9 @@ from service.her2.model import (
     Status,
 )
 from service.her2.priority import finish, ordered
-from service.her2.ruleset import GASTRO_ISH, OTHER_ISH, RuleSet, Table
+from service.her2.ruleset import GASTRO_ISH, OTHER_ISH, SAME_TISSUE_CATEGORIES, RuleSet, Table
 from service.her2.ruleset_load import default_ruleset
 from service.her2.validation import Ihc, Ish, read_ihc, read_ish, read_site
-
-# Breast columns whose IHC must come from the ISH tissue (see breast.py).
-_SAME_TISSUE_CATEGORIES = frozenset({"G2-4", "S4-6"})
 
 
 def _status_fixed_by_ihc(ihc: Ihc, site: Site, ruleset: RuleSet) -> bool:
@@ -50,7 +47,7 @@ def _status_fixed_by_ihc(ihc: Ihc, site: Site, ruleset: RuleSet) -> bool:
         statuses = set()
         for (key, category), row in table.index.items():
             usable_key = (
-                "none" if category in _SAME_TISSUE_CATEGORIES and not ihc.same_specimen else ihc.key
+                "none" if category in SAME_TISSUE_CATEGORIES and not ihc.same_specimen else ihc.key
             )
             if key == usable_key and category != "none":
                 statuses.add(row.status)

@@ -49,6 +49,10 @@ RECOUNT_STATES: Final = (
 BREAST_ISH: Final = ("none", "G1", "G2-4", "G5", "S>=6", "S4-6", "S<4", "eq", *RECOUNT_STATES)
 GASTRO_ISH: Final = ("none", "single", "pos", "neg-high", "neg", "eq")
 OTHER_ISH: Final = ("any",)
+# Breast columns whose IHC must come from the ISH tissue: groups 2-4 (ASCO/CAP 2018 Fig 3
+# note) and, by project choice (README), the single-probe 4.0-<6.0 band (Fig 2).  An IHC
+# from other tissue counts as no IHC there.
+SAME_TISSUE_CATEGORIES: Final = frozenset({"G2-4", "S4-6"})
 
 BREAST_GROUPS_WITH_COMMENT: Final = frozenset({2, 3, 4})
 
@@ -206,6 +210,7 @@ __all__ = [
     "IHC_KEYS",
     "OTHER_ISH",
     "RECOUNT_STATES",
+    "SAME_TISSUE_CATEGORIES",
     "Cell",
     "Row",
     "RuleSet",
