@@ -23,9 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from scripts.maven import java_classpath
+
 ROOT: Final = Path(__file__).resolve().parents[2]
 DRIVER: Final = ROOT / "tests" / "hl7_validator"
-TARGET: Final = DRIVER / "target"
 # Outside the checkout by default, so that every fresh clone (CI clones afresh) reuses the
 # package cache built once on this machine; entries are keyed by the driver's hash.
 CACHE: Final = Path(
@@ -95,14 +96,7 @@ def _java(classpath: str, *args: str, timeout: float) -> subprocess.CompletedPro
 
 def build() -> str:
     """Compile the driver, fill the package cache, and return the Java classpath (cached)."""
-    stamp = TARGET / f"built-{_sources_hash()}"
-    classpath_file = TARGET / "classpath.txt"
-    if not (stamp.is_file() and classpath_file.is_file()):
-        _compile(classpath_file)
-        for old in TARGET.glob("built-*"):
-            old.unlink()
-        stamp.touch()
-    classpath = f"{TARGET / 'classes'}:{classpath_file.read_text().strip()}"
+    classpath = java_classpath(DRIVER, ValidatorUnavailable, "the HL7 validator")
     installed = HOME / f"installed-{_sources_hash()}"
     if not installed.is_file():
         tgzs = [str(_npm_pack(name, version)) for name, version in NPM_PACKAGES.items()]
@@ -111,29 +105,6 @@ def build() -> str:
             raise ValidatorUnavailable("installing FHIR packages failed:\n" + done.stderr[-4000:])
         installed.touch()
     return classpath
-
-
-def _compile(classpath_file: Path) -> None:
-    mvn = shutil.which("mvn")
-    if mvn is None or shutil.which("java") is None:
-        raise ValidatorUnavailable("Java and Maven are needed to build the HL7 validator")
-    done = subprocess.run(
-        [
-            mvn,
-            "-B",
-            "-q",
-            "compile",
-            "dependency:build-classpath",
-            f"-Dmdep.outputFile={classpath_file}",
-        ],
-        cwd=DRIVER,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=900,
-    )
-    if done.returncode != 0:
-        raise ValidatorUnavailable("building the HL7 validator failed:\n" + done.stdout[-4000:])
 
 
 def _npm_pack(name: str, version: str) -> Path:

@@ -8,7 +8,6 @@ identifiers unique to the run (``h2-<run>-<n>``) and the tag ``RUN_TAG``.
 from __future__ import annotations
 
 import itertools
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from service.api import create_app
 from service.settings import Settings
 from tests.builders import BREAST, specimen
 from tests.integration.fhir_server import RUN, Fhir
-from tests.integration.hapi import HapiServer
+from tests.integration.hapi import fhir_server
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -35,15 +34,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="session")
 def fhir_base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    external = os.environ.get("FHIR_BASE_URL")
-    if external:
-        yield external.rstrip("/")
-        return
-    server = HapiServer(tmp_path_factory.mktemp("hapi") / "hapi.log").start()
-    try:
-        yield server.base_url
-    finally:
-        server.stop()
+    with fhir_server(tmp_path_factory.mktemp("hapi")) as base_url:
+        yield base_url
 
 
 @pytest.fixture(scope="session")

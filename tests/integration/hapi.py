@@ -11,20 +11,21 @@ prints its base URL until interrupted.
 
 from __future__ import annotations
 
-import hashlib
 import os
-import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import requests
 
+from scripts.maven import java_classpath
+
 PROJECT = Path(__file__).resolve().parents[1] / "hapi_server"
-TARGET = PROJECT / "target"
 START_TIMEOUT = 240.0
 
 
@@ -32,43 +33,23 @@ class HapiUnavailable(RuntimeError):
     """HAPI could not be built or started (the integration tests fail, never skip)."""
 
 
-def _sources_hash() -> str:
-    digest = hashlib.sha256()
-    for path in sorted([PROJECT / "pom.xml", *PROJECT.rglob("*.java")]):
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
-
-
 def build() -> str:
     """Compile the server and return its Java classpath (cached by source hash)."""
-    stamp = TARGET / f"built-{_sources_hash()}"
-    classpath = TARGET / "classpath.txt"
-    if stamp.is_file() and classpath.is_file():
-        return f"{TARGET / 'classes'}:{classpath.read_text().strip()}"
-    mvn = shutil.which("mvn")
-    if mvn is None or shutil.which("java") is None:
-        raise HapiUnavailable("Java and Maven are needed to build the HAPI test server")
-    done = subprocess.run(
-        [
-            mvn,
-            "-B",
-            "-q",
-            "compile",
-            "dependency:build-classpath",
-            f"-Dmdep.outputFile={classpath}",
-        ],
-        cwd=PROJECT,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=900,
-    )
-    if done.returncode != 0:
-        raise HapiUnavailable("building the HAPI test server failed:\n" + done.stdout[-4000:])
-    for old in TARGET.glob("built-*"):
-        old.unlink()
-    stamp.touch()
-    return f"{TARGET / 'classes'}:{classpath.read_text().strip()}"
+    return java_classpath(PROJECT, HapiUnavailable, "the HAPI test server")
+
+
+@contextmanager
+def fhir_server(log_dir: Path) -> Iterator[str]:
+    """The base URL of ``FHIR_BASE_URL`` when set, else of a fresh HAPI server (stopped after)."""
+    external = os.environ.get("FHIR_BASE_URL")
+    if external:
+        yield external.rstrip("/")
+        return
+    server = HapiServer(log_dir / "hapi.log").start()
+    try:
+        yield server.base_url
+    finally:
+        server.stop()
 
 
 def free_port() -> int:

@@ -7,7 +7,6 @@ Device), unless ``FHIR_BASE_URL`` names another server.
 from __future__ import annotations
 
 import concurrent.futures
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ from service.api import create_app
 from service.fhir.codes import DEVICE_ID, SID_STATUS
 from service.settings import Settings
 from tests.integration.fhir_server import RUN, Fhir
-from tests.integration.hapi import HapiServer
+from tests.integration.hapi import fhir_server
 
 LOINC = "http://loinc.org"
 OP = "/fhir/Patient/{}/$her2-status"
@@ -27,15 +26,8 @@ OP = "/fhir/Patient/{}/$her2-status"
 
 @pytest.fixture(scope="module")
 def fresh_base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    external = os.environ.get("FHIR_BASE_URL")
-    if external:
-        yield external.rstrip("/")
-        return
-    server = HapiServer(tmp_path_factory.mktemp("hapi-fresh") / "hapi.log").start()
-    try:
-        yield server.base_url
-    finally:
-        server.stop()
+    with fhir_server(tmp_path_factory.mktemp("hapi-fresh")) as base_url:
+        yield base_url
 
 
 def seed(fhir: Fhir, pid: str) -> None:
