@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any, Final
+from collections.abc import Iterable
+from typing import Final
 
 from flask import Flask, Response, g, request
 from prometheus_client import (
@@ -29,8 +30,7 @@ from prometheus_client import (
     multiprocess,
 )
 
-from service.fhir.codes import CS_STATUS, SID_STATUS
-from service.her2 import Site, Status
+from service.her2 import Her2Result
 
 MULTIPROC_ENV: Final = "PROMETHEUS_MULTIPROC_DIR"
 ROUTE_ENVIRON: Final = "her2.route"
@@ -65,9 +65,6 @@ FHIR_LATENCY = Histogram(
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0),
 )
 
-_STATUSES: Final = frozenset(s.value for s in Status)
-_SITES: Final = frozenset(s.value for s in Site)
-
 
 def route() -> str:
     """The matched URL rule of this request, or ``unmatched`` (404, 405)."""
@@ -99,31 +96,11 @@ def fhir_call(method: str, outcome: str, seconds: float) -> None:
     FHIR_LATENCY.labels(method).observe(seconds)
 
 
-def count_derivations(bundle: dict[str, Any]) -> None:
-    """Count the status Observations of a result Bundle by status and site.
-
-    The site is the last part of the result's business identifier
-    (``patient:specimen:site``); only known status and site codes become labels.
-    """
-    for entry in bundle.get("entry", []):
-        resource = entry.get("resource", {}) if isinstance(entry, dict) else {}
-        if resource.get("resourceType") != "Observation":
-            continue
-        keys = [
-            i.get("value", "")
-            for i in resource.get("identifier", [])
-            if i.get("system") == SID_STATUS
-        ]
-        if not keys:
-            continue
-        site = keys[0].rsplit(":", 1)[-1]
-        codes = [
-            c.get("code")
-            for c in resource.get("valueCodeableConcept", {}).get("coding", [])
-            if c.get("system") == CS_STATUS
-        ]
-        status = codes[0] if codes and codes[0] in _STATUSES else "unknown"
-        DERIVATIONS.labels(status, site if site in _SITES else "unknown").inc()
+def count_derivations(results: Iterable[Her2Result]) -> None:
+    """Count derived statuses by status and tumour site (codes only, never request values)."""
+    for result in results:
+        site = result.site.value if result.site is not None else "unknown"
+        DERIVATIONS.labels(result.status.value, site).inc()
 
 
 def exposition() -> Response:

@@ -76,7 +76,7 @@ def fhir_blueprint(base_path: str) -> Blueprint:
         except EnvelopeError as exc:
             raise ApiError(400, exc.issues) from None
         note(groups=len(derivation.derived), issues=len(derivation.issues))
-        metrics.count_derivations(derivation.bundle)
+        metrics.count_derivations(d.result for d in derivation.derived)
         if not derivation.usable:
             raise ApiError(422, derivation.issues)
         return _bounded(fhir_response(derivation.bundle), context)
@@ -98,7 +98,7 @@ def fhir_blueprint(base_path: str) -> Blueprint:
         note(persist=persist)
         outcome = patients(patient_id, persist, context.now())
         note(groups=outcome.groups, written=outcome.written)
-        metrics.count_derivations(outcome.bundle)
+        metrics.count_derivations(outcome.results)
         if not outcome.usable and not outcome.written:
             raise ApiError(422, outcome.issues)
         response = fhir_response(outcome.bundle)

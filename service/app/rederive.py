@@ -28,7 +28,7 @@ from service.clients.errors import FhirConflict
 from service.fhir.codes import DEVICE_ID, SID_STATUS, SID_THERAPY_LIST
 from service.fhir.issues import Issue
 from service.fhir.outbound import device, full_url
-from service.her2 import RuleSet, default_ruleset
+from service.her2 import Her2Result, RuleSet, default_ruleset
 from service.settings import DerivationSettings
 
 
@@ -41,6 +41,7 @@ class WriteOutcome:
     usable: bool
     groups: int
     written: int = 0
+    results: tuple[Her2Result, ...] = ()
 
 
 def load_snapshot(
@@ -132,7 +133,11 @@ class RederivePatient:
         """
         payload, derivation = self.derive(patient_id, now)
         outcome = WriteOutcome(
-            derivation.bundle, derivation.issues, derivation.usable, len(derivation.outputs)
+            derivation.bundle,
+            derivation.issues,
+            derivation.usable,
+            len(derivation.outputs),
+            results=tuple(o.derived.result for o in derivation.outputs),
         )
         if not persist:
             return outcome
