@@ -149,6 +149,35 @@ class ServerSettings:
 
 
 @dataclass(frozen=True)
+class AuthSettings:
+    """Inbound bearer tokens (the service as an OAuth 2.0 / SMART resource server).
+
+    Attributes:
+        issuer: the expected ``iss`` of access tokens (None: not configured).
+        jwks_url: where the issuer publishes its signing keys (JWKS).
+        audience: the expected ``aud`` (this service's identifier at the issuer).
+        token_url: the issuer's token endpoint, only stated in ``/metadata``.
+        disabled: ``HER2_AUTH=off``: no token is checked even when configured.
+    """
+
+    issuer: str | None = None
+    jwks_url: str | None = None
+    audience: str | None = None
+    token_url: str | None = None
+    disabled: bool = False
+
+    @classmethod
+    def off(cls) -> AuthSettings:
+        """Authentication switched off explicitly (``HER2_AUTH=off``)."""
+        return cls(disabled=True)
+
+    @property
+    def enabled(self) -> bool:
+        """Whether every protected endpoint needs a valid token."""
+        return not self.disabled and self.issuer is not None
+
+
+@dataclass(frozen=True)
 class Limits:
     """Caps on the work and the answer of one request (see ``Settings``)."""
 
@@ -179,6 +208,9 @@ class Settings:
             to the service's user: see ``service.app.locks``).
         log_level: the level of the JSON logs.
         limits: caps on resources, elements, issues and answer size per request.
+        auth: inbound bearer tokens. Secure by default: with a FHIR server
+            configured, either an issuer or ``AuthSettings.off()`` is required
+            (``insecure_problem``).
     """
 
     fhir_base_url: str | None = None
@@ -194,6 +226,20 @@ class Settings:
     lock_dir: Path = field(default_factory=lambda: default_lock_dir(os.environ))
     log_level: str = "INFO"
     limits: Limits = field(default_factory=Limits)
+    auth: AuthSettings = field(default_factory=AuthSettings)
+
+    def insecure_problem(self) -> str | None:
+        """Why this configuration must not start (secure by default), or None.
+
+        A service that reads and writes the EHR with its own credentials must not
+        serve unauthenticated callers unless the operator said so (``HER2_AUTH=off``).
+        """
+        if self.fhir_base_url is not None and self.auth.issuer is None and not self.auth.disabled:
+            return (
+                "HER2_AUTH_ISSUER is required when HER2_FHIR_BASE_URL is set"
+                " (or set HER2_AUTH=off explicitly)"
+            )
+        return None
 
     @property
     def persist_default(self) -> bool:
@@ -250,6 +296,7 @@ class Settings:
         if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             env.problems.append("HER2_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
         window = env.number("HER2_GROUPING_WINDOW_DAYS", 30, int, 0, MAX_WINDOW_DAYS)
+        auth = _auth_settings(env)
         settings = cls(
             fhir_base_url=base_url,
             fhir_token=token,
@@ -275,6 +322,42 @@ class Settings:
                     env.number("HER2_MAX_ANSWER_BYTES", 16 * 1024 * 1024, int, 64 * 1024)
                 ),
             ),
+            auth=auth,
         )
+        problem = settings.insecure_problem()
+        if problem is not None:
+            env.problems.append(problem)
         env.check()
         return settings
+
+
+def _http_url(env: _Env, name: str) -> str | None:
+    value = env.text(name)
+    if value is not None:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            env.problems.append(f"{name} must be an http(s) URL")
+    return value
+
+
+def _auth_settings(env: _Env) -> AuthSettings:
+    """``HER2_AUTH`` (on/off) and the ``HER2_AUTH_*`` variables."""
+    switch = (env.text("HER2_AUTH") or "").lower()
+    if switch not in ("", "on", "off"):
+        env.problems.append("HER2_AUTH must be on or off")
+    issuer = _http_url(env, "HER2_AUTH_ISSUER")
+    jwks_url = _http_url(env, "HER2_AUTH_JWKS_URL")
+    token_url = _http_url(env, "HER2_AUTH_TOKEN_URL")
+    audience = env.text("HER2_AUTH_AUDIENCE")
+    if switch == "off":
+        return AuthSettings.off()
+    if switch == "on" and issuer is None:
+        env.problems.append("HER2_AUTH=on needs HER2_AUTH_ISSUER")
+    if issuer is not None:
+        if jwks_url is None:
+            env.problems.append("HER2_AUTH_JWKS_URL is required with HER2_AUTH_ISSUER")
+        if audience is None:
+            env.problems.append("HER2_AUTH_AUDIENCE is required with HER2_AUTH_ISSUER")
+    elif jwks_url is not None or audience is not None or token_url is not None:
+        env.problems.append("HER2_AUTH_* variables are set but HER2_AUTH_ISSUER is not")
+    return AuthSettings(issuer, jwks_url, audience, token_url)

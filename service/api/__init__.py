@@ -7,6 +7,7 @@ logs, the metrics, the one error handler and the routes.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable
 
 from flask import Flask
@@ -15,9 +16,13 @@ from service.api import errors, logs, metrics, routes
 from service.api.context import Context
 from service.app.locks import Locks
 from service.app.store import Store
+from service.auth import JwksKeys, KeySource, TokenVerifier
 from service.bootstrap import bootstrap
 from service.fhir import jsonio
-from service.settings import Settings
+from service.fhir.conformance import NO_INBOUND_SECURITY, smart_security
+from service.settings import Settings, SettingsError
+
+log = logging.getLogger("her2.auth")
 
 _WARM_UP = (
     '{"resourceType": "Observation", "status": "final", "subject": {"reference": "Patient/w"},'
@@ -26,12 +31,25 @@ _WARM_UP = (
 )
 
 
+def _verifier(settings: Settings, keys: KeySource | None) -> TokenVerifier:
+    auth = settings.auth
+    problems = []
+    if auth.audience is None:
+        problems.append("HER2_AUTH_AUDIENCE is required with HER2_AUTH_ISSUER")
+    if keys is None and auth.jwks_url is None:
+        problems.append("HER2_AUTH_JWKS_URL is required with HER2_AUTH_ISSUER")
+    if problems or auth.issuer is None or auth.audience is None:
+        raise SettingsError(problems)
+    return TokenVerifier(auth.issuer, auth.audience, keys or JwksKeys(str(auth.jwks_url)))
+
+
 def create_app(
     settings: Settings | None = None,
     clock: Callable[[], dt.datetime] | None = None,
     store: Store | None = None,
     locks: Locks | None = None,
     started: dt.datetime | None = None,
+    keys: KeySource | None = None,
 ) -> Flask:
     """Build the application.
 
@@ -42,11 +60,18 @@ def create_app(
         locks: write locks to use instead of lock files (tests).
         started: when the service started (default: now); ``serve`` passes the
             master's start so that every worker gives the same ``Last-Modified``.
+        keys: the token issuer's keys instead of its JWKS URL (tests).
 
     Returns:
-        The Flask application; nothing is started.
+        The Flask application; nothing is started (the JWKS is read on first use).
+
+    Raises:
+        SettingsError: a FHIR server without authentication (and no explicit off).
     """
     settings = settings or Settings.from_env()
+    problem = settings.insecure_problem()
+    if problem is not None:
+        raise SettingsError([problem])
     application = bootstrap(
         settings.derivation, settings.fhir_client, settings.lock_dir, store, locks, settings.limits
     )
@@ -56,13 +81,27 @@ def create_app(
     # No static files: a ./static folder in the working directory must not become a route.
     app = Flask("her2-status", static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
-    app.extensions["her2"] = Context(
+    context = Context(
         settings,
         application,
         clock or (lambda: dt.datetime.now(dt.UTC)),
         (started or dt.datetime.now(dt.UTC)).replace(microsecond=0),
     )
+    auth = settings.auth
+    if auth.enabled:
+        context.verifier = _verifier(settings, keys)
+        context.security = smart_security(
+            context.verifier.issuer, context.verifier.audience, auth.token_url
+        )
+    else:
+        context.security = NO_INBOUND_SECURITY
+    app.extensions["her2"] = context
     logs.configure(settings.log_level)
+    if auth.disabled:
+        log.warning(
+            "AUTHENTICATION IS OFF (HER2_AUTH=off): every caller that can reach this "
+            "service may read and write patient results through it"
+        )
     logs.install(app)
     metrics.install(app)
     errors.register(app)

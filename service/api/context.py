@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from service.auth import TokenVerifier
 from service.bootstrap import Application
 from service.fhir.conformance import NO_INBOUND_SECURITY, InboundSecurity
 from service.settings import Settings
@@ -22,6 +23,7 @@ class Context:
         started: when the service started (``Last-Modified`` of the conformance
             resources, which only change with a restart).
         security: what protects the endpoints, as ``/metadata`` states it.
+        verifier: checks inbound bearer tokens (None: authentication is off).
     """
 
     settings: Settings
@@ -29,6 +31,7 @@ class Context:
     clock: Callable[[], dt.datetime]
     started: dt.datetime
     security: InboundSecurity = NO_INBOUND_SECURITY
+    verifier: TokenVerifier | None = None
 
     def now(self) -> dt.datetime:
         """The derivation time (whole seconds, UTC)."""

@@ -22,6 +22,9 @@ _HEADERS: Final = "#/components/headers/"
 
 _ERRORS: Final = {
     "400": "Not JSON, not a FHIR resource, wrong resourceType or an invalid parameter.",
+    "401": "Authentication is on and the bearer token is missing or invalid "
+    "(WWW-Authenticate: Bearer).",
+    "403": "The bearer token lacks the scope, or is for another patient.",
     "404": "No such endpoint or resource.",
     "406": "Accept or _format asks for something other than FHIR JSON (XML is not served).",
     "409": "A conditional write matched several resources, or the stored result changed "
@@ -31,8 +34,8 @@ _ERRORS: Final = {
     "422": "Valid FHIR, but no usable HER2 result or every specimen group invalid.",
     "500": "A defect of the service (logged by type, no details returned).",
     "502": "The FHIR server failed or rejected a request; its issues are included.",
-    "503": "The FHIR server is unreachable or throttling, or another request is writing "
-    "the same result.",
+    "503": "The FHIR server or the token issuer's keys are unreachable, the FHIR server "
+    "is throttling, or another request is writing the same result.",
     "504": "The FHIR server did not answer in time.",
 }
 
@@ -117,7 +120,7 @@ def _fhir_paths(base: str) -> dict[str, Any]:
                 ),
                 "responses": {
                     "200": _fhir("Bundle", "A collection Bundle of the derived results."),
-                    **_errors("400", "406", "413", "415", "422", "500"),
+                    **_errors("400", "401", "406", "413", "415", "422", "500", "503"),
                 },
             }
         },
@@ -146,7 +149,20 @@ def _fhir_paths(base: str) -> dict[str, Any]:
                         "A collection Bundle of the derived results, with the "
                         "transaction-response when results were written.",
                     ),
-                    **_errors("400", "406", "409", "413", "415", "422", "500", "502", "503", "504"),
+                    **_errors(
+                        "400",
+                        "401",
+                        "403",
+                        "406",
+                        "409",
+                        "413",
+                        "415",
+                        "422",
+                        "500",
+                        "502",
+                        "503",
+                        "504",
+                    ),
                 },
             }
         },

@@ -13,12 +13,14 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.exceptions import UnsupportedMediaType
 
 from service.api import metrics, openapi
+from service.api.auth import authenticate, authorize
 from service.api.body import read_limited
 from service.api.context import Context
 from service.api.errors import ApiError
 from service.api.logs import note
 from service.api.negotiation import require_json_answer
 from service.api.responses import ACCEPTED_TYPES, conformance_response, fhir_response
+from service.auth import Access
 from service.clients.errors import FhirClientError
 from service.fhir import jsonio
 from service.fhir.conformance import served_capability_statement, served_operation_definitions
@@ -68,6 +70,7 @@ def fhir_blueprint(base_path: str) -> Blueprint:
     @bp.post(f"{base_path}/$her2-status")
     def stateless() -> Response:
         context = _context()
+        authenticate(context)
         payload = read_body()
         try:
             derivation = context.application.derive(payload, context.now())
@@ -84,8 +87,11 @@ def fhir_blueprint(base_path: str) -> Blueprint:
     @bp.post(f"{base_path}/Patient/<patient_id>/$her2-status")
     def patient(patient_id: str) -> Response:
         context = _context()
+        grant = authenticate(context)
         if not _RESOURCE_ID.fullmatch(patient_id):
             raise ApiError.simple(400, "value", "The patient id is not a valid FHIR id.")
+        # Before anything is read: unknown and known patients get the same 403.
+        authorize(grant, Access.READ, patient_id)
         patients = context.application.patients
         if patients is None:
             raise ApiError.simple(
@@ -94,6 +100,8 @@ def fhir_blueprint(base_path: str) -> Blueprint:
                 "No FHIR server is configured; use the system-level $her2-status.",
             )
         persist = _persist_parameter(read_body_if_any(), context.settings.persist_default)
+        if persist:
+            authorize(grant, Access.WRITE, patient_id)
         # The patient id stays out of the log line: the route names the operation.
         note(persist=persist)
         outcome = patients(patient_id, persist, context.now())
@@ -137,14 +145,16 @@ def ops_blueprint(base_path: str) -> Blueprint:
     def readyz() -> Response | tuple[Response, int]:
         context = _context()
         client = context.application.client
+        # Said on every probe, so that a deployment without authentication is noticed.
+        auth = {"auth": "off"} if context.settings.auth.disabled else {}
         if client is None:
-            return jsonify(status="ready", fhir_server="not configured")
+            return jsonify(status="ready", fhir_server="not configured", **auth)
         try:
             client.capabilities()
         except FhirClientError as exc:
             note(upstream=type(exc).__name__)
-            return jsonify(status="not ready", fhir_server="unreachable"), 503
-        return jsonify(status="ready", fhir_server="reachable")
+            return jsonify(status="not ready", fhir_server="unreachable", **auth), 503
+        return jsonify(status="ready", fhir_server="reachable", **auth)
 
     @bp.get("/metrics")
     def prometheus() -> Response:

@@ -10,7 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from service.api import create_app
 from service.clients import errors
 from service.clients.fhir import outcome_of
-from service.settings import Settings
+from service.settings import AuthSettings, Settings
 from tests.builders import FIXTURES, NOW
 
 INPUTS = FIXTURES / "inputs"
@@ -77,7 +77,12 @@ def test_no_patient_id_or_raw_path_in_metrics(client: FlaskClient) -> None:
 
 def test_upstream_fhir_calls_are_counted_by_outcome() -> None:
     # A real refused connection: nothing listens on port 1 of loopback.
-    settings = Settings(fhir_base_url="http://127.0.0.1:1/fhir", connect_timeout=0.5, retries=0)
+    settings = Settings(
+        fhir_base_url="http://127.0.0.1:1/fhir",
+        connect_timeout=0.5,
+        retries=0,
+        auth=AuthSettings.off(),
+    )
     client = create_app(settings, clock=lambda: NOW).test_client()
     labels = {"method": "GET", "outcome": "server_unavailable"}
     before = value(samples(client), "her2_fhir_requests_total", **labels)

@@ -10,7 +10,7 @@ import pytest
 import responses
 
 from service.api import create_app
-from service.settings import Settings
+from service.settings import AuthSettings, Settings
 from tests.builders import NOW, concept, observation, outcome, searchset
 
 BASE = "http://ehr.test/fhir"
@@ -43,7 +43,7 @@ def test_412_from_the_transaction_is_409(tmp_path: Path, diagnostics: str, code:
         status=412,
         json=outcome(diagnostics, code="conflict"),
     )
-    settings = Settings(fhir_base_url=BASE, lock_dir=tmp_path, retries=0)
+    settings = Settings(fhir_base_url=BASE, lock_dir=tmp_path, retries=0, auth=AuthSettings.off())
     client = create_app(settings, clock=lambda: NOW)
     response = client.test_client().post("/fhir/Patient/p1/$her2-status")
     assert response.status_code == 409
@@ -55,7 +55,7 @@ def test_412_from_the_transaction_is_409(tmp_path: Path, diagnostics: str, code:
 @responses.activate
 def test_throttling_server_delay_is_passed_on(tmp_path: Path) -> None:
     responses.get(f"{BASE}/Observation", status=503, headers={"Retry-After": "120"})
-    settings = Settings(fhir_base_url=BASE, lock_dir=tmp_path, retries=0)
+    settings = Settings(fhir_base_url=BASE, lock_dir=tmp_path, retries=0, auth=AuthSettings.off())
     client = create_app(settings, clock=lambda: NOW)
     response = client.test_client().post("/fhir/Patient/p1/$her2-status")
     assert response.status_code == 503

@@ -13,7 +13,7 @@ import responses
 from service.api import create_app
 from service.clients.errors import FhirInvalidReference
 from service.clients.fhir import FhirClient
-from service.settings import Settings
+from service.settings import AuthSettings, Settings
 
 BASE = "http://ehr.test/fhir"
 
@@ -45,7 +45,13 @@ def test_patient_operation_never_requests_an_escaping_reference(
     responses.get(f"{BASE}/Observation", body=json.dumps(searchset(ihc)))
     for resource_type in ("DiagnosticReport", "Condition"):
         responses.get(f"{BASE}/{resource_type}", json=searchset())
-    settings = Settings(fhir_base_url=BASE, fhir_token="secret-token", lock_dir=tmp_path, retries=0)
+    settings = Settings(
+        fhir_base_url=BASE,
+        fhir_token="secret-token",
+        lock_dir=tmp_path,
+        retries=0,
+        auth=AuthSettings.off(),
+    )
     app = create_app(settings, clock=lambda: dt.datetime(2026, 11, 25, tzinfo=dt.UTC))
     response = app.test_client().post(
         "/fhir/Patient/p1/$her2-status",

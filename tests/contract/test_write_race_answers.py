@@ -10,7 +10,7 @@ from typing import Any
 import responses
 
 from service.api import create_app
-from service.settings import Settings
+from service.settings import AuthSettings, Settings
 
 BASE = "http://ehr.test/fhir"
 DEVICE = f"{BASE}/Device/her2-status-service"
@@ -56,7 +56,7 @@ def _searches() -> None:
 
 
 def _call(tmp_path: Path) -> Any:
-    settings = Settings(fhir_base_url=BASE, lock_dir=tmp_path, retries=0)
+    settings = Settings(fhir_base_url=BASE, lock_dir=tmp_path, retries=0, auth=AuthSettings.off())
     app = create_app(settings, clock=lambda: dt.datetime(2026, 11, 25, tzinfo=dt.UTC))
     return app.test_client().post("/fhir/Patient/p1/$her2-status")
 

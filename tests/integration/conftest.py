@@ -16,7 +16,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from service.api import create_app
-from service.settings import Settings
+from service.settings import AuthSettings, Settings
 from tests.builders import BREAST, specimen
 from tests.integration.fhir_server import RUN, Fhir
 from tests.integration.hapi import fhir_server
@@ -59,6 +59,7 @@ def patient_id(fhir: Fhir) -> str:
 def service_factory(fhir_base_url: str, tmp_path: Path) -> Callable[..., FlaskClient]:
     def make(**overrides: Any) -> FlaskClient:
         overrides.setdefault("fhir_base_url", fhir_base_url)
+        overrides.setdefault("auth", AuthSettings.off())
         settings = Settings(lock_dir=tmp_path / "locks", **overrides)
         return create_app(settings).test_client()
 

@@ -16,7 +16,7 @@ from flask.testing import FlaskClient
 
 from service.api import create_app
 from service.fhir.codes import DEVICE_ID, SID_STATUS
-from service.settings import Settings
+from service.settings import AuthSettings, Settings
 from tests.integration.fhir_server import RUN, Fhir
 from tests.integration.hapi import fhir_server
 
@@ -57,7 +57,9 @@ def seed(fhir: Fhir, pid: str) -> None:
 
 
 def service(base_url: str, lock_dir: Path) -> FlaskClient:
-    return create_app(Settings(fhir_base_url=base_url, lock_dir=lock_dir)).test_client()
+    return create_app(
+        Settings(fhir_base_url=base_url, lock_dir=lock_dir, auth=AuthSettings.off())
+    ).test_client()
 
 
 def call(client: FlaskClient, pid: str) -> tuple[int, dict[str, Any]]:

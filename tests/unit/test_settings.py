@@ -39,8 +39,13 @@ def test_values_are_read_and_typed(tmp_path: Path) -> None:
             "HER2_BASE_PATH": "/api/fhir/",
             "HER2_CODE_MAP": str(table),
             "HER2_LOG_LEVEL": "debug",
+            "HER2_AUTH_ISSUER": "https://idp.example.org/realms/ehr",
+            "HER2_AUTH_JWKS_URL": "https://idp.example.org/realms/ehr/certs",
+            "HER2_AUTH_AUDIENCE": "her2-status",
         }
     )
+    assert settings.auth.enabled
+    assert settings.auth.audience == "her2-status"
     assert settings.fhir_base_url == "https://ehr.example.org/fhir"
     assert settings.persist_default is True
     assert (settings.read_timeout, settings.retries) == (12.5, 0)

@@ -19,7 +19,11 @@ from service.fhir.conformance.operation_definition import (
     served_operation_definitions,
     system_operation_definition,
 )
-from service.fhir.conformance.security import NO_INBOUND_SECURITY, InboundSecurity
+from service.fhir.conformance.security import (
+    NO_INBOUND_SECURITY,
+    InboundSecurity,
+    smart_security,
+)
 
 __all__ = [
     "NO_INBOUND_SECURITY",
@@ -28,5 +32,6 @@ __all__ = [
     "patient_operation_definition",
     "served_capability_statement",
     "served_operation_definitions",
+    "smart_security",
     "system_operation_definition",
 ]

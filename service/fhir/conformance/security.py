@@ -1,9 +1,9 @@
 """What the CapabilityStatement says about inbound security (``rest.security``).
 
-Today the service authenticates no caller: it says so instead of leaving the element
-out, so that a client or reviewer reading ``/metadata`` is not left to guess.  When
-SMART on FHIR / OAuth arrives, it adds ``services`` codings and the ``oauth-uris``
-extension here, and the CapabilityStatement builder needs no change.
+Without inbound authentication the service says so instead of leaving the element
+out, so that a client or reviewer reading ``/metadata`` is not left to guess.  With
+it (``smart_security``), the element names SMART-on-FHIR and, when the issuer's token
+endpoint is configured, the ``oauth-uris`` extension; nothing is fetched to say so.
 """
 
 from __future__ import annotations
@@ -50,3 +50,35 @@ NO_INBOUND_SECURITY: Final = InboundSecurity(
         "or network boundary that authenticates callers."
     )
 )
+
+
+SECURITY_SERVICE_SYSTEM: Final = "http://terminology.hl7.org/CodeSystem/restful-security-service"
+OAUTH_URIS: Final = "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris"
+
+
+def smart_security(issuer: str, audience: str, token_url: str | None = None) -> InboundSecurity:
+    """``rest.security`` when bearer tokens of ``issuer`` for ``audience`` are required."""
+    extensions: tuple[dict[str, Any], ...] = ()
+    if token_url is not None:
+        # The extension requires its token endpoint: without one, the issuer is named
+        # in the description only.
+        extensions = ({"url": OAUTH_URIS, "extension": [{"url": "token", "valueUri": token_url}]},)
+    return InboundSecurity(
+        description=(
+            f"OAuth 2.0 bearer tokens (SMART on FHIR): JWT access tokens issued by {issuer}"
+            f" for the audience {audience}, signed with RS256, RS384, ES256 or ES384. "
+            "`$her2-status` (stateless) needs any valid token; "
+            "`Patient/[id]/$her2-status` needs `system/Observation.rs` (or "
+            "`patient/Observation.rs` with the token's `patient` equal to [id]) and, "
+            "with persist, `system/Observation.cu` (or `patient/Observation.cu`). "
+            "SMART v1 `.read`/`.write` scopes are accepted. The conformance resources "
+            "are open. No CORS headers are sent."
+        ),
+        services=(
+            {
+                "coding": [{"system": SECURITY_SERVICE_SYSTEM, "code": "SMART-on-FHIR"}],
+                "text": "OAuth 2.0 bearer tokens (SMART on FHIR)",
+            },
+        ),
+        extensions=extensions,
+    )

@@ -79,6 +79,7 @@ def test_serve_refuses_to_start_on_a_shared_lock_directory(
     shared.chmod(0o777)
     monkeypatch.setenv("HER2_FHIR_BASE_URL", "http://ehr.test/fhir")
     monkeypatch.setenv("HER2_LOCK_DIR", str(shared))
+    monkeypatch.setenv("HER2_AUTH", "off")
     # An address no interface has: should the check ever be missed, gunicorn fails to
     # bind and gives up instead of serving.
     assert main(["serve", "--host", "203.0.113.1", "--port", "9"]) == 1

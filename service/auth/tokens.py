@@ -1,0 +1,138 @@
+"""JWT access tokens checked against the issuer's published keys.
+
+Only RS256, RS384, ES256 and ES384 are accepted: ``none`` and HMAC never (an HMAC
+token "signed" with a public key is the classic confusion attack), and a key only
+verifies the algorithm it is bound to (its JWK ``alg``, else RS256 for RSA and the
+curve's for EC).  ``exp`` and ``iat`` are required, ``nbf`` checked when present,
+all with ``LEEWAY`` seconds for clock skew.  No message of these errors carries the
+token or its claims.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Final, Protocol
+
+import jwt
+
+from service.auth.scopes import Grant
+
+ALGORITHMS: Final = ("RS256", "RS384", "ES256", "ES384")
+LEEWAY: Final = 30
+# An unknown kid refreshes the key set at most once per this many seconds.
+REFRESH_COOLDOWN: Final = 60.0
+
+
+class InvalidToken(Exception):
+    """The token is not acceptable; ``reason`` is a fixed word for the logs."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class KeysUnavailable(Exception):
+    """The issuer's key set could not be read (the token cannot be checked now)."""
+
+
+class KeySource(Protocol):
+    """Where the verification key of a ``kid`` comes from."""
+
+    def key(self, kid: str) -> jwt.PyJWK | None:
+        """The signing key with this ``kid`` (None: not published).
+
+        Raises:
+            KeysUnavailable: when the key set cannot be read.
+        """
+        ...
+
+
+class JwksKeys:
+    """The issuer's JWKS, cached by PyJWT's ``PyJWKClient``.
+
+    The set is read on first use and again after ``lifespan`` seconds; an unknown
+    ``kid`` forces a new read, but never sooner than ``cooldown`` seconds after the
+    last one, so a stream of made-up kids cannot turn into a stream of fetches.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        timeout: float = 5.0,
+        lifespan: float = 300.0,
+        cooldown: float = REFRESH_COOLDOWN,
+    ) -> None:
+        self._client = jwt.PyJWKClient(
+            url,
+            cache_jwk_set=True,
+            lifespan=lifespan,
+            timeout=timeout,
+            cooldown_duration=cooldown,
+        )
+        self._lock = threading.Lock()
+
+    def key(self, kid: str) -> jwt.PyJWK | None:
+        """The signing key with this ``kid`` (see the class)."""
+        with self._lock:
+            try:
+                return self._client.get_signing_key(kid)
+            except jwt.PyJWKClientConnectionError:
+                raise KeysUnavailable() from None
+            except jwt.PyJWKClientError:
+                # No such kid (after the allowed refresh), or no signing key at all.
+                return None
+
+
+class TokenVerifier:
+    """Checks access tokens of one issuer for one audience."""
+
+    def __init__(self, issuer: str, audience: str, keys: KeySource) -> None:
+        self.issuer = issuer
+        self.audience = audience
+        self._keys = keys
+
+    def verify(self, token: str) -> Grant:
+        """The grant of a valid token.
+
+        Raises:
+            InvalidToken: malformed, unknown key, wrong algorithm or signature,
+                expired or not yet valid, wrong issuer or audience.
+            KeysUnavailable: when the issuer's keys cannot be read.
+        """
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError:
+            raise InvalidToken("malformed") from None
+        alg, kid = header.get("alg"), header.get("kid")
+        if alg not in ALGORITHMS:
+            raise InvalidToken("algorithm")
+        if not isinstance(kid, str) or not kid:
+            raise InvalidToken("unknown-key")
+        key = self._keys.key(kid)
+        if key is None:
+            raise InvalidToken("unknown-key")
+        if key.algorithm_name not in ALGORITHMS or key.algorithm_name != alg:
+            raise InvalidToken("algorithm")
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                key=key,
+                algorithms=[alg],
+                audience=self.audience,
+                issuer=self.issuer,
+                leeway=LEEWAY,
+                options={"require": ["exp", "iat", "iss", "aud"]},
+            )
+        except jwt.ExpiredSignatureError:
+            raise InvalidToken("expired") from None
+        except jwt.ImmatureSignatureError:
+            raise InvalidToken("not-yet-valid") from None
+        except jwt.InvalidIssuerError:
+            raise InvalidToken("issuer") from None
+        except jwt.InvalidAudienceError:
+            raise InvalidToken("audience") from None
+        except jwt.InvalidSignatureError:
+            raise InvalidToken("signature") from None
+        except jwt.PyJWTError:
+            raise InvalidToken("invalid") from None
+        return Grant.from_claims(claims)
