@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from flask import Flask
 
-from service.api import errors, logs, metrics, routes
+from service.api import audit, errors, logs, metrics, routes
 from service.api.context import Context
 from service.app.locks import Locks
 from service.app.store import Store
@@ -104,6 +104,7 @@ def create_app(
         )
     logs.install(app)
     metrics.install(app)
+    audit.install(app)
     errors.register(app)
     app.register_blueprint(routes.fhir_blueprint(settings.base_path))
     app.register_blueprint(routes.ops_blueprint(settings.base_path))

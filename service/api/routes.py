@@ -12,7 +12,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.exceptions import UnsupportedMediaType
 
-from service.api import metrics, openapi
+from service.api import audit, metrics, openapi
 from service.api.auth import authenticate, authorize
 from service.api.body import read_limited
 from service.api.context import Context
@@ -87,7 +87,9 @@ def fhir_blueprint(base_path: str) -> Blueprint:
     @bp.post(f"{base_path}/Patient/<patient_id>/$her2-status")
     def patient(patient_id: str) -> Response:
         context = _context()
+        audit.begin(patient_id)
         grant = authenticate(context)
+        audit.caller(grant)
         if not _RESOURCE_ID.fullmatch(patient_id):
             raise ApiError.simple(400, "value", "The patient id is not a valid FHIR id.")
         # Before anything is read: unknown and known patients get the same 403.
@@ -102,10 +104,12 @@ def fhir_blueprint(base_path: str) -> Blueprint:
         persist = _persist_parameter(read_body_if_any(), context.settings.persist_default)
         if persist:
             authorize(grant, Access.WRITE, patient_id)
-        # The patient id stays out of the log line: the route names the operation.
+        # The patient id stays out of the request log line (the audit record has it).
         note(persist=persist)
+        audit.record(persist=persist)
         outcome = patients(patient_id, persist, context.now())
         note(groups=outcome.groups, written=outcome.written)
+        audit.record(written=outcome.written)
         metrics.count_derivations(outcome.results)
         if not outcome.usable and not outcome.written:
             raise ApiError(422, outcome.issues)

@@ -32,6 +32,14 @@ def _permissions(perms: str) -> str:
     return ""
 
 
+_IDENTITY = re.compile(r"[A-Za-z0-9._:@/\-]{1,128}")
+
+
+def _identity(raw: object) -> str | None:
+    # From a verified token, but still only a plain identifier reaches the audit log.
+    return raw if isinstance(raw, str) and _IDENTITY.fullmatch(raw) else None
+
+
 @dataclass(frozen=True)
 class Grant:
     """What a valid token allows.
@@ -40,11 +48,15 @@ class Grant:
         system: permission letters on Observation at system level.
         patient: permission letters on Observation for the token's patient.
         patient_id: the token's ``patient`` claim (None: no patient context).
+        client_id: the calling client (``client_id``, else ``azp``), for the audit record.
+        subject: the token's ``sub``, for the audit record.
     """
 
     system: frozenset[str] = frozenset()
     patient: frozenset[str] = frozenset()
     patient_id: str | None = None
+    client_id: str | None = None
+    subject: str | None = None
 
     @classmethod
     def from_claims(cls, claims: dict[str, object]) -> Grant:
@@ -67,6 +79,8 @@ class Grant:
             frozenset(letters["system"]),
             frozenset(letters["patient"]),
             patient if isinstance(patient, str) and patient else None,
+            _identity(claims.get("client_id", claims.get("azp"))),
+            _identity(claims.get("sub")),
         )
 
     def allows(self, access: Access, patient_id: str) -> bool:

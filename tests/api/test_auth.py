@@ -11,6 +11,7 @@ import json
 import logging
 import os
 from collections.abc import Collection, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from service.api import create_app
+from service.api.logs import JsonFormatter
 from service.app.locks import FileLocks
 from service.app.memory_store import MemoryStore
 from service.cli import EXIT_USAGE, main
@@ -206,19 +208,62 @@ def test_metadata_without_a_token_endpoint_names_the_issuer(server: JwksServer) 
     assert ISSUER in security["description"]
 
 
-def test_the_token_and_claims_are_never_echoed(
-    client: FlaskClient, issuer: Issuer, caplog: pytest.LogCaptureFixture
-) -> None:
-    caplog.set_level(logging.DEBUG)
+@contextmanager
+def _service_log() -> Iterator[list[dict[str, Any]]]:
+    """Every record of the service's loggers (``her2.*``, which do not propagate)."""
+    records: list[dict[str, Any]] = []
+
+    class _Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(json.loads(JsonFormatter().format(record)))
+
+    handler = _Collect()
+    logging.getLogger("her2").addHandler(handler)
+    try:
+        yield records
+    finally:
+        logging.getLogger("her2").removeHandler(handler)
+
+
+def test_the_token_and_claims_are_never_echoed(client: FlaskClient, issuer: Issuer) -> None:
     tokens = [
         issuer.token("openid", sub="secret-subject", patient="secret-patient"),
         issuer.token(READ, sub="secret-subject", aud="secret-audience"),
     ]
-    bodies = [_patient(client, t).get_data(as_text=True) for t in tokens]
-    bodies += [_stateless(client, bearer(t)).get_data(as_text=True) for t in tokens]
-    seen = "\n".join(bodies) + caplog.text
-    for secret in [*tokens, "secret-subject", "secret-patient", "secret-audience"]:
+    with _service_log() as records:
+        bodies = [_patient(client, t).get_data(as_text=True) for t in tokens]
+        bodies += [_stateless(client, bearer(t)).get_data(as_text=True) for t in tokens]
+    assert records
+    seen = "\n".join(bodies) + json.dumps(records)
+    for secret in [*tokens, "secret-patient", "secret-audience"]:
         assert secret not in seen
+    # The caller's subject is named only by the audit record, as the caller.
+    outside = [r for r in records if r["logger"] != "her2.audit"]
+    assert "secret-subject" not in "\n".join(bodies) + json.dumps(outside)
+
+
+def test_every_patient_level_call_leaves_one_audit_record(
+    client: FlaskClient, issuer: Issuer
+) -> None:
+    with _service_log() as records:
+        _patient(client, None)
+        _patient(client, issuer.token("openid", client_id="app-7"))
+        _patient(client, issuer.token(f"{READ} {WRITE}", client_id="app-7"), persist=True)
+        _patient(client, issuer.token(READ), patient="no such id!")
+    audits = [r for r in records if r["logger"] == "her2.audit"]
+    summary = [
+        (a["status"], a["outcome"], a["patient_id"], a["client_id"], a["subject"], a["persist"])
+        for a in audits
+    ]
+    assert summary == [
+        (401, "unauthenticated", KNOWN, None, None, None),
+        (403, "forbidden", KNOWN, "app-7", "client-1", None),
+        (200, "written", KNOWN, "app-7", "client-1", True),
+        (400, "failed", "invalid", None, "client-1", None),
+    ]
+    requests = {r["request_id"] for r in records if r["logger"] == "her2.request"}
+    assert {a["request_id"] for a in audits} <= requests
+    assert audits[2]["written"] > 0
 
 
 def test_unreadable_issuer_keys_are_503(issuer: Issuer) -> None:

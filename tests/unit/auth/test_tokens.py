@@ -55,7 +55,7 @@ def test_a_valid_token_gives_its_grant(
 ) -> None:
     assert issuer.keys[kid][0] == alg
     grant = verifier.verify(issuer.token("system/Observation.rs", kid=kid))
-    assert grant == Grant(system=frozenset("rs"))
+    assert grant == Grant(system=frozenset("rs"), subject="client-1")
 
 
 @pytest.mark.parametrize("alg", ["RS384", "ES384"])
