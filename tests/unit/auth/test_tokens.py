@@ -14,7 +14,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from service.auth import Grant, InvalidToken, JwksKeys, KeysUnavailable, TokenVerifier
-from tests.builders.tokens import AUDIENCE, ISSUER, Issuer, JwksServer, jwks_server
+from tests.builders.tokens import AUDIENCE, ISSUER, Issuer, JwksServer, jwks_server, public_jwk
 
 
 @pytest.fixture
@@ -164,3 +164,39 @@ def test_an_unreachable_jwks_is_keys_unavailable(issuer: Issuer) -> None:
     verifier = TokenVerifier(ISSUER, AUDIENCE, JwksKeys(url, timeout=1))
     with pytest.raises(KeysUnavailable):
         verifier.verify(issuer.token())
+
+
+class _CountingKeys:
+    """A key source that counts how often a key is looked up."""
+
+    def __init__(self, issuer: Issuer) -> None:
+        self.issuer = issuer
+        self.lookups = 0
+
+    def key(self, kid: str) -> jwt.PyJWK | None:
+        self.lookups += 1
+        alg, private = self.issuer.keys[kid]
+        return jwt.PyJWK.from_dict(public_jwk(private, kid, alg))
+
+
+def test_a_token_that_passed_is_remembered_until_it_expires(issuer: Issuer) -> None:
+    keys = _CountingKeys(issuer)
+    now = [time.time()]
+    verifier = TokenVerifier(ISSUER, AUDIENCE, keys, clock=lambda: now[0])
+    token = issuer.token(exp=int(now[0]) + 120)
+    first, second = verifier.verify(token), verifier.verify(token)
+    assert first == second
+    assert keys.lookups == 1  # the signature was checked once
+    now[0] += 121  # past its exp by the service's clock: the signature is checked again
+    verifier.verify(token)  # (still valid by PyJWT's own clock, so it passes again)
+    assert keys.lookups == 2
+
+
+def test_a_refused_token_is_never_remembered(issuer: Issuer) -> None:
+    keys = _CountingKeys(issuer)
+    verifier = TokenVerifier(ISSUER, AUDIENCE, keys)
+    token = issuer.token(iss="https://evil.test")
+    for _ in range(2):
+        with pytest.raises(InvalidToken):
+            verifier.verify(token)
+    assert keys.lookups == 2
