@@ -70,7 +70,7 @@ def client(
         token_url,
         connect_timeout=0.5,
         read_timeout=5,
-        **({"clock": clock} if clock else {}),
+        clock=clock or Clock(),
     )
     return FhirClient(fhir.url, tokens=tokens, retries=0, connect_timeout=0.5), tokens
 
