@@ -137,19 +137,20 @@ class TokenServer:
         return _json(400, {"error": "invalid_client", "error_description": reason})
 
     def handle(self, request: Seen) -> Reply:
+        form = {k: v[0] for k, v in parse_qs(request.body.decode()).items()}
+        if "client_assertion" in form:
+            self.assertions.append(form["client_assertion"])
         if self.mode == "fail":
             return _json(503, {"error": "temporarily_unavailable"}, **{"Retry-After": "7"})
         if self.mode == "refuse":
             return self._refuse("client disabled")
         if request.method != "POST" or request.path != "/oauth/token":
             return _json(404, {"error": "not_found"})
-        form = {k: v[0] for k, v in parse_qs(request.body.decode()).items()}
         if form.get("grant_type") != "client_credentials" or not form.get("scope"):
             return self._refuse("grant_type or scope")
         if form.get("client_assertion_type") != ASSERTION_TYPE:
             return self._refuse("client_assertion_type")
         assertion = form.get("client_assertion", "")
-        self.assertions.append(assertion)
         try:
             header = jwt.get_unverified_header(assertion)
             claims = jwt.decode(
