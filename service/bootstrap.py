@@ -71,10 +71,29 @@ class Application:
 
 
 def fhir_client(settings: FhirClientSettings) -> FhirClient:
-    """A FHIR client from its settings."""
+    """A FHIR client from its settings (with SMART Backend Services tokens when configured).
+
+    Raises:
+        KeyFileError: the private key file became unreadable since the start's check.
+    """
     # Imported here, as the write-back parts below: `derive` must not pay for requests.
     from service.clients.fhir import FhirClient  # noqa: PLC0415
 
+    tokens = None
+    if settings.smart is not None:
+        from service.clients.keys import load_signing_key  # noqa: PLC0415
+        from service.clients.smart import SmartBackendTokens  # noqa: PLC0415
+
+        smart = settings.smart
+        tokens = SmartBackendTokens(
+            settings.base_url,
+            smart.client_id,
+            load_signing_key(smart.private_key, smart.key_id),
+            smart.scopes,
+            smart.token_url,
+            settings.connect_timeout,
+            settings.read_timeout,
+        )
     return FhirClient(
         settings.base_url,
         settings.token,
@@ -82,6 +101,7 @@ def fhir_client(settings: FhirClientSettings) -> FhirClient:
         settings.read_timeout,
         settings.retries,
         settings.page_size,
+        tokens=tokens,
     )
 
 

@@ -1,5 +1,8 @@
 """Command line: ``her2-status derive [FILE|-]`` (batch jobs, integration-engine file channels).
 
+``jwks`` prints the public JWK Set of the SMART Backend Services key
+(``HER2_FHIR_PRIVATE_KEY``), for the service's client registration at the EHR.
+
 ``derive`` reads a Parameters, a Bundle or an Observation (as for the stateless
 operation) from a file or standard input and prints the result Bundle (type
 collection).  Exit codes: 0 when at least one status was derived; 2 when
@@ -170,6 +173,21 @@ def _serve_command(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _jwks_command(out: TextIO) -> int:
+    """Print the public JWK Set of ``HER2_FHIR_PRIVATE_KEY`` (to register the service)."""
+    from service.clients.keys import load_signing_key  # noqa: PLC0415
+    from service.settings import SettingsError, smart_backend_settings  # noqa: PLC0415
+
+    try:
+        smart = smart_backend_settings()
+    except SettingsError as exc:
+        print(f"her2-status: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    key = load_signing_key(smart.private_key, smart.key_id)
+    dump(key.public_jwks(), out, pretty=True)
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``her2-status`` argument parser."""
     parser = argparse.ArgumentParser(
@@ -211,6 +229,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve_parser.add_argument(
         "--threads", type=int, help="threads per worker, at least 1 (default: HER2_THREADS, else 4)"
     )
+    commands.add_parser(
+        "jwks",
+        help="print the public JWK Set of the SMART Backend Services key",
+        description="Print the public JWK Set of HER2_FHIR_PRIVATE_KEY (with HER2_FHIR_KEY_ID) "
+        "for registering the service as a backend client at the EHR; never the private key.",
+    )
     return parser
 
 
@@ -220,6 +244,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     stream = out or sys.stdout
     if args.command == "serve":
         return _serve_command(args)
+    if args.command == "jwks":
+        return _jwks_command(stream)
     if args.command == "derive":
         try:
             return _derive_command(args, stream)

@@ -93,6 +93,35 @@ def default_lock_dir(environ: Mapping[str, str]) -> Path:
     return base / "her2-status" / "locks"
 
 
+DEFAULT_SMART_SCOPES = (
+    "system/Observation.rs system/Observation.cu system/DiagnosticReport.rs "
+    "system/Specimen.rs system/Condition.rs system/List.cu system/Provenance.cu "
+    "system/Device.cu"
+)
+FHIR_AUTH_MODES = ("none", "static", "smart-backend")
+
+
+@dataclass(frozen=True)
+class SmartBackendSettings:
+    """Outbound SMART Backend Services (``HER2_FHIR_AUTH=smart-backend``).
+
+    Attributes:
+        client_id: the service's client id at the EHR's authorization server.
+        private_key: the PEM or JWK file of its signing key (RSA → RS384, EC P-384 →
+            ES384); checked at start, read again when the client is built.
+        key_id: the ``kid`` of that key in the JWKS registered with the EHR.
+        scopes: the scopes asked for (space separated).
+        token_url: the token endpoint (None: discovered from
+            ``[base]/.well-known/smart-configuration``).
+    """
+
+    client_id: str
+    private_key: Path
+    key_id: str
+    scopes: str = DEFAULT_SMART_SCOPES
+    token_url: str | None = None
+
+
 @dataclass(frozen=True)
 class FhirClientSettings:
     """How to reach the EHR's FHIR server (see ``Settings`` for the attributes)."""
@@ -103,6 +132,7 @@ class FhirClientSettings:
     read_timeout: float = 30.0
     retries: int = 2
     page_size: int = 100
+    smart: SmartBackendSettings | None = None
 
 
 @dataclass(frozen=True)
@@ -196,6 +226,8 @@ class Settings:
     Attributes:
         fhir_base_url: the EHR's FHIR server (None: only the stateless operation).
         fhir_token: a static bearer token for that server only (None: no auth).
+        fhir_smart: SMART Backend Services credentials for that server instead
+            (``HER2_FHIR_AUTH=smart-backend``).
         connect_timeout: seconds to wait for a connection to the FHIR server.
         read_timeout: seconds to wait for each answer of the FHIR server.
         retries: retries of idempotent requests on transient answers.
@@ -215,6 +247,7 @@ class Settings:
 
     fhir_base_url: str | None = None
     fhir_token: str | None = None
+    fhir_smart: SmartBackendSettings | None = None
     connect_timeout: float = 3.05
     read_timeout: float = 30.0
     retries: int = 2
@@ -258,6 +291,7 @@ class Settings:
             self.read_timeout,
             self.retries,
             self.page_size,
+            self.fhir_smart,
         )
 
     @property
@@ -282,6 +316,7 @@ class Settings:
         token = env.text("HER2_FHIR_TOKEN")
         if token is not None and base_url is None:
             env.problems.append("HER2_FHIR_TOKEN is set but HER2_FHIR_BASE_URL is not")
+        smart = _fhir_auth(env, base_url, token)
         base_path = env.values.get("HER2_BASE_PATH", "/fhir").rstrip("/") or ""
         if base_path and not base_path.startswith("/"):
             env.problems.append("HER2_BASE_PATH must start with /")
@@ -300,6 +335,7 @@ class Settings:
         settings = cls(
             fhir_base_url=base_url,
             fhir_token=token,
+            fhir_smart=smart,
             connect_timeout=float(env.number("HER2_FHIR_CONNECT_TIMEOUT", 3.05, float, 0.1)),
             read_timeout=float(env.number("HER2_FHIR_READ_TIMEOUT", 30.0, float, 0.1)),
             retries=int(env.number("HER2_FHIR_RETRIES", 2, int, 0)),
@@ -338,6 +374,81 @@ def _http_url(env: _Env, name: str) -> str | None:
         if parts.scheme not in ("http", "https") or not parts.netloc:
             env.problems.append(f"{name} must be an http(s) URL")
     return value
+
+
+_SMART_VARIABLES = (
+    "HER2_FHIR_CLIENT_ID",
+    "HER2_FHIR_PRIVATE_KEY",
+    "HER2_FHIR_KEY_ID",
+    "HER2_FHIR_SCOPES",
+    "HER2_FHIR_TOKEN_URL",
+)
+
+
+def _fhir_auth(env: _Env, base_url: str | None, token: str | None) -> SmartBackendSettings | None:
+    """``HER2_FHIR_AUTH`` (none, static, smart-backend) and its variables.
+
+    Unset, it is ``static`` with ``HER2_FHIR_TOKEN`` and ``none`` without (as before).
+    """
+    mode = (env.text("HER2_FHIR_AUTH") or ("static" if token else "none")).lower()
+    if mode not in FHIR_AUTH_MODES:
+        env.problems.append("HER2_FHIR_AUTH must be none, static or smart-backend")
+        return None
+    if mode == "static" and token is None:
+        env.problems.append("HER2_FHIR_AUTH=static needs HER2_FHIR_TOKEN")
+    if mode != "static" and token is not None:
+        env.problems.append(f"HER2_FHIR_TOKEN is set but HER2_FHIR_AUTH is {mode}")
+    if mode != "smart-backend":
+        stray = [name for name in _SMART_VARIABLES if env.text(name) is not None]
+        if stray:
+            env.problems.append(f"{stray[0]} is set but HER2_FHIR_AUTH is not smart-backend")
+        return None
+    return smart_backend_from(env, base_url)
+
+
+def smart_backend_settings(environ: Mapping[str, str] | None = None) -> SmartBackendSettings:
+    """Only the ``smart-backend`` variables (for ``her2-status jwks``).
+
+    Raises:
+        SettingsError: naming every missing or invalid variable.
+    """
+    env = _Env(environ)
+    base_url = env.text("HER2_FHIR_BASE_URL") or "https://fhir.invalid"
+    smart = smart_backend_from(env, base_url)
+    env.check()
+    assert smart is not None  # every problem was reported above
+    return smart
+
+
+def smart_backend_from(env: _Env, base_url: str | None) -> SmartBackendSettings | None:
+    """The ``smart-backend`` variables; the key file is read and checked (never logged)."""
+    if base_url is None:
+        env.problems.append("HER2_FHIR_AUTH=smart-backend needs HER2_FHIR_BASE_URL")
+    client_id = env.text("HER2_FHIR_CLIENT_ID")
+    key_path = env.text("HER2_FHIR_PRIVATE_KEY")
+    key_id = env.text("HER2_FHIR_KEY_ID")
+    scopes = " ".join((env.text("HER2_FHIR_SCOPES") or DEFAULT_SMART_SCOPES).split())
+    token_url = _http_url(env, "HER2_FHIR_TOKEN_URL")
+    for name, value in (
+        ("HER2_FHIR_CLIENT_ID", client_id),
+        ("HER2_FHIR_PRIVATE_KEY", key_path),
+        ("HER2_FHIR_KEY_ID", key_id),
+    ):
+        if value is None:
+            env.problems.append(f"{name} is required with HER2_FHIR_AUTH=smart-backend")
+    if not scopes:
+        env.problems.append("HER2_FHIR_SCOPES must name at least one scope")
+    if key_path is not None:
+        # Imported here: only this mode pays for cryptography at start.
+        from service.clients.keys import KeyFileError, load_signing_key  # noqa: PLC0415
+
+        try:
+            load_signing_key(Path(key_path), key_id or "")
+        except KeyFileError as exc:
+            env.problems.append(f"HER2_FHIR_PRIVATE_KEY: {exc}")
+    if client_id is None or key_path is None or key_id is None or not scopes:
+        return None
+    return SmartBackendSettings(client_id, Path(key_path), key_id, scopes, token_url)
 
 
 def _auth_settings(env: _Env) -> AuthSettings:

@@ -17,6 +17,7 @@ from service.api.responses import fhir_response
 from service.app.limits import cap_issues
 from service.app.locks import WriteBusy
 from service.clients.errors import (
+    FhirAuthFailed,
     FhirClientError,
     FhirConflict,
     FhirPreconditionFailed,
@@ -59,6 +60,9 @@ def _upstream(exc: FhirClientError) -> tuple[int, str, dict[str, str]]:
     if isinstance(exc, FhirServerUnavailable):
         # Pass on the server's own delay when it named one.
         return 503, "transient", {"Retry-After": exc.retry_after or "30"}
+    if isinstance(exc, FhirAuthFailed):
+        # The service's own credentials: nothing the caller can change.
+        return 502, "security", {}
     if isinstance(exc, FhirTooManyMatches):
         return 409, "multiple-matches", {}
     if isinstance(exc, FhirConflict):

@@ -4,6 +4,11 @@
 
     FhirClientError                 anything that went wrong talking to the FHIR server
     ├── FhirServerUnavailable       could not connect, or 429/503 after retries (API: 503)
+    │   └── FhirAuthUnavailable     the token endpoint is unreachable or failing (API: 503)
+    ├── FhirAuthFailed              outbound SMART authorization failed (API: 502)
+    │   ├── FhirAuthRefused         the token endpoint refused our credentials (4xx)
+    │   ├── FhirAuthInvalidAnswer   no usable token endpoint or token in an answer
+    │   └── FhirTokenRejected       the FHIR server answered 401 to a renewed token
     ├── FhirTimeout                 connect/read timeout after retries, or 504 (API: 504)
     ├── FhirServerError             5xx, or an answer that is not FHIR JSON (API: 502)
     ├── FhirForeignLink             a next link to another origin: not followed (API: 502)
@@ -50,6 +55,45 @@ class FhirServerUnavailable(FhirClientError):
     """The server could not be reached, or asked us to come back later."""
 
     public_message = "The FHIR server is unavailable; try again later."
+
+
+class FhirAuthUnavailable(FhirServerUnavailable):
+    """The EHR's authorization server could not be reached, or failed (5xx)."""
+
+    public_message = (
+        "The EHR's authorization server is unavailable, so the service could not "
+        "authenticate to the FHIR server; try again later."
+    )
+
+
+class FhirAuthFailed(FhirClientError):
+    """The service could not authenticate to the FHIR server (SMART Backend Services)."""
+
+    public_message = "The service could not authenticate to the FHIR server."
+
+
+class FhirAuthRefused(FhirAuthFailed):
+    """The token endpoint answered 4xx to the service's client assertion."""
+
+    public_message = "The EHR's authorization server refused the service's credentials."
+
+
+class FhirAuthInvalidAnswer(FhirAuthFailed):
+    """Discovery or the token endpoint answered something unusable."""
+
+    public_message = (
+        "The EHR's authorization server (or its SMART configuration) gave an unusable "
+        "answer; the service could not authenticate to the FHIR server."
+    )
+
+
+class FhirTokenRejected(FhirAuthFailed):
+    """The FHIR server answered 401 even to a freshly issued access token."""
+
+    public_message = (
+        "The FHIR server refused the service's access token (401), also after a new "
+        "token was obtained."
+    )
 
 
 class FhirTimeout(FhirClientError):

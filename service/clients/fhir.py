@@ -7,7 +7,11 @@
   gets ``FhirServerUnavailable`` with that delay.  POST (the transaction) is
   never retried by the transport.
 - ``link[next]`` is followed verbatim, and only to the configured origin.
-- A bearer token is attached only to requests for the configured origin.
+- A bearer token is attached only to requests for the configured origin: a
+  static one, or one from a ``TokenSource`` (SMART Backend Services,
+  ``service.clients.smart``).  With a token source, a 401 renews the token once
+  and repeats that request once (a 401 means nothing was done); a second 401
+  raises ``FhirTokenRejected``.
 - ``observe`` (optional) is told the method, outcome and duration of every call
   (after the transport's retries), for metrics; it never sees a URL or a body.
 """
@@ -17,7 +21,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import requests
@@ -32,6 +36,7 @@ from service.clients.errors import (
     FhirServerError,
     FhirServerUnavailable,
     FhirTimeout,
+    FhirTokenRejected,
     error_for,
 )
 from service.fhir import jsonio
@@ -78,19 +83,56 @@ def _origin(url: str) -> tuple[str, str]:
     return parts.scheme.lower(), parts.netloc.lower()
 
 
-class _BearerForOrigin(requests.auth.AuthBase):
-    """Bearer auth that never leaves the configured origin."""
+class TokenSource(Protocol):
+    """Where access tokens come from (``SmartBackendTokens``)."""
 
-    def __init__(self, origin: tuple[str, str], token: str) -> None:
+    def token(self) -> str:
+        """The current access token (fetched or renewed as needed)."""
+        ...
+
+    def renew(self, stale: str | None) -> None:
+        """Forget ``stale``: the server refused it."""
+        ...
+
+
+class _StaticToken:
+    """A fixed token (``HER2_FHIR_TOKEN``); a 401 is not retried."""
+
+    def __init__(self, value: str) -> None:
+        self.value = value
+
+    def token(self) -> str:
+        return self.value
+
+    def renew(self, stale: str | None) -> None:
+        pass
+
+
+class _BearerForOrigin(requests.auth.AuthBase):
+    """Bearer auth that never leaves the configured origin.
+
+    The token is asked for only when the request goes to that origin, so a
+    request elsewhere neither carries nor fetches one.
+    """
+
+    def __init__(self, origin: tuple[str, str], source: TokenSource) -> None:
         self.origin = origin
-        self.token = token
+        self.source = source
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         if request.url and _origin(request.url) == self.origin:
-            request.headers["Authorization"] = f"Bearer {self.token}"
+            request.headers["Authorization"] = f"Bearer {self.source.token()}"
         else:
             request.headers.pop("Authorization", None)
         return request
+
+    def __repr__(self) -> str:
+        return f"_BearerForOrigin({self.origin!r})"
+
+
+def _sent_token(response: requests.Response) -> str | None:
+    header = response.request.headers.get("Authorization") if response.request else None
+    return header.removeprefix("Bearer ") if header else None
 
 
 class FhirClient:
@@ -106,6 +148,7 @@ class FhirClient:
         page_size: int = 100,
         session: requests.Session | None = None,
         observe: Observer | None = None,
+        tokens: TokenSource | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.origin = _origin(self.base_url)
@@ -127,7 +170,10 @@ class FhirClient:
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self.session.headers.update({"Accept": FHIR_JSON})
-        self.session.auth = _BearerForOrigin(self.origin, token) if token else None
+        source: TokenSource | None = tokens or (_StaticToken(token) if token else None)
+        self.session.auth = _BearerForOrigin(self.origin, source) if source else None
+        # Only a source that can renew its token makes a retry after a 401 worthwhile.
+        self.renewable = tokens is not None
         self.session.max_redirects = 0  # a redirect could leave the configured origin
         self.observe = observe
 
@@ -147,8 +193,32 @@ class FhirClient:
     def _call(self, method: str, url: str, **kwargs: Any) -> Any:
         if _origin(url) != self.origin:
             raise FhirForeignLink(f"refused: {method} to another origin")
+        response = self._send(method, url, **kwargs)
+        if response.status_code == 401 and self.renewable:
+            # Expired or revoked early: one new token, the same request once more
+            # (safe also for the POST: a 401 means the server did nothing).
+            auth = self.session.auth
+            if isinstance(auth, _BearerForOrigin):
+                auth.source.renew(_sent_token(response))
+            response = self._send(method, url, **kwargs)
+            if response.status_code == 401:
+                raise FhirTokenRejected("HTTP 401 after a new token", 401)
+        body: Any = None
+        if response.content:
+            try:
+                body = jsonio.loads(response.content)
+            except ValueError:
+                body = None
+        problem = error_for(response.status_code, body, response.headers.get("Retry-After"))
+        if problem is not None:
+            raise problem
+        if not isinstance(body, dict) and method != "DELETE":
+            raise FhirServerError("the answer is not FHIR JSON", response.status_code)
+        return body
+
+    def _send(self, method: str, url: str, **kwargs: Any) -> requests.Response:
         try:
-            response = self.session.request(method, url, timeout=self.timeout, **kwargs)
+            return self.session.request(method, url, timeout=self.timeout, **kwargs)
         except _RetryAfterTooLong as exc:
             raise FhirServerUnavailable(
                 "long Retry-After", 503, None, str(int(exc.seconds))
@@ -164,18 +234,6 @@ class FhirClient:
             raise FhirServerUnavailable("connection failed") from None
         except requests.RequestException:
             raise FhirServerError("request failed") from None
-        body: Any = None
-        if response.content:
-            try:
-                body = jsonio.loads(response.content)
-            except ValueError:
-                body = None
-        problem = error_for(response.status_code, body, response.headers.get("Retry-After"))
-        if problem is not None:
-            raise problem
-        if not isinstance(body, dict) and method != "DELETE":
-            raise FhirServerError("the answer is not FHIR JSON", response.status_code)
-        return body
 
     def url(self, path: str) -> str:
         """An absolute URL on the server."""
@@ -257,4 +315,4 @@ class FhirClient:
         return result
 
 
-__all__ = ["FhirClient", "FhirClientError"]
+__all__ = ["FhirClient", "FhirClientError", "TokenSource"]
