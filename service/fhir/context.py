@@ -50,7 +50,8 @@ class ReadContext:
         """
         target, _ = self.env.resolve(reference, origin, expected)
         if target is not None and target.id:
-            return f"{target.type}/{target.id}"
+            # Only a grammatical Type/id of a real resource type: never request text.
+            return target.reference() or reference_key(reference)
         return reference_key(reference)
 
     def case_specimen(self, reference: object, origin: Node) -> str | None:

@@ -13,12 +13,15 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
+from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.condition import Condition
 from fhir.resources.R4B.diagnosticreport import DiagnosticReport
 from fhir.resources.R4B.observation import Observation
 from fhir.resources.R4B.patient import Patient
+from fhir.resources.R4B.resource import Resource
 from fhir.resources.R4B.specimen import Specimen
 from pydantic import ValidationError
 
@@ -63,6 +66,18 @@ class Reference:
     def relative(self) -> str:
         """``Type/id`` (without base or version): what may be read from a server."""
         return f"{self.type}/{self.id}"
+
+
+@cache
+def is_resource_type(name: str) -> bool:
+    """Whether ``name`` is an R4 resource type (not a data type, not anything else)."""
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Z][A-Za-z]{0,63}", name):
+        return False
+    try:
+        model = get_fhir_model_class(name)
+    except (KeyError, ValueError):
+        return False
+    return issubclass(model, Resource)
 
 
 def parse_reference(text: object) -> Reference | None:
@@ -173,14 +188,23 @@ class Node:
         return not self.problems
 
     def reference(self, versioned: bool = False) -> str | None:
-        """How other resources refer to this one (None for contained resources)."""
+        """How other resources refer to this one (None for contained resources).
+
+        Only a grammatical ``Type/id`` of a real FHIR resource type is ever built: the
+        type and id come from the request, and an output must never carry request text
+        (a name sent as an id or a resourceType) as a reference.
+        """
         if self.container is not None:
             return None
-        if self.id:
+        if self.id and is_resource_type(self.type):
             ref = f"{self.type}/{self.id}"
             if versioned and self.version:
                 ref += f"/_history/{self.version}"
-            return ref
+            if _RELATIVE.fullmatch(ref):
+                return ref
+            if _RELATIVE.fullmatch(f"{self.type}/{self.id}"):
+                return f"{self.type}/{self.id}"
+            return None
         if self.full_url and self.full_url.startswith("urn:uuid:"):
             return self.full_url
         return None
