@@ -1,4 +1,4 @@
-"""A fresh clone with nothing beside it passes the tests that once needed ``../shared``.
+"""A fresh clone with nothing beside it passes the tests (nothing reads outside the repo).
 
 CI runs on a clone that has the project's reference folder beside it; a person who
 clones the public repository has nothing there.  This rehearsal clones the committed
