@@ -9,7 +9,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from service.api import create_app
-from service.settings import Settings
+from service.settings import AuthSettings, Settings
 from tests.builders import NOW
 
 
@@ -23,6 +23,18 @@ def app() -> Flask:
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
+
+
+@pytest.fixture
+def unreachable_client() -> FlaskClient:
+    """The app configured with a FHIR server that refuses connections (port 1 of loopback)."""
+    settings = Settings(
+        fhir_base_url="http://127.0.0.1:1/fhir",
+        connect_timeout=0.5,
+        retries=0,
+        auth=AuthSettings.off(),
+    )
+    return create_app(settings, clock=lambda: NOW).test_client()
 
 
 @pytest.fixture

@@ -47,10 +47,7 @@ class _RecordingStore(MemoryStore):
 
 @pytest.fixture
 def issuer() -> Issuer:
-    issuer = Issuer()
-    issuer.add_key("rsa-1", "RS256")
-    issuer.add_key("ec-1", "ES384")
-    return issuer
+    return Issuer.with_keys(**{"rsa-1": "RS256", "ec-1": "ES384"})
 
 
 @pytest.fixture

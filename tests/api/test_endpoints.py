@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 from service.api import create_app
 from service.api.logs import JsonFormatter
 from service.fhir.codes import CS_INPUT_ERROR
-from service.settings import AuthSettings, Settings
+from service.settings import Settings
 from tests.builders import FIXTURES, NOW, observation
 
 INPUTS = FIXTURES / "inputs"
@@ -155,15 +155,8 @@ def test_health_endpoints(client: FlaskClient) -> None:
     assert client.get("/readyz").json == {"status": "ready", "fhir_server": "not configured"}
 
 
-def test_readyz_is_503_when_the_fhir_server_is_unreachable() -> None:
-    # A real refused connection: nothing listens on port 1 of loopback.
-    settings = Settings(
-        fhir_base_url="http://127.0.0.1:1/fhir",
-        connect_timeout=0.5,
-        retries=0,
-        auth=AuthSettings.off(),
-    )
-    client = create_app(settings, clock=lambda: NOW).test_client()
+def test_readyz_is_503_when_the_fhir_server_is_unreachable(unreachable_client: FlaskClient) -> None:
+    client = unreachable_client
     response = client.get("/readyz")
     assert response.status_code == 503
     # Authentication is off in this fixture, and readiness says so.
@@ -176,14 +169,10 @@ def test_patient_operation_without_a_server_is_400(client: FlaskClient) -> None:
     assert outcome_of(response)["issue"][0]["code"] == "not-supported"
 
 
-def test_patient_operation_with_an_unreachable_server_is_503() -> None:
-    settings = Settings(
-        fhir_base_url="http://127.0.0.1:1/fhir",
-        connect_timeout=0.5,
-        retries=0,
-        auth=AuthSettings.off(),
-    )
-    client = create_app(settings, clock=lambda: NOW).test_client()
+def test_patient_operation_with_an_unreachable_server_is_503(
+    unreachable_client: FlaskClient,
+) -> None:
+    client = unreachable_client
     response = client.post("/fhir/Patient/p1/$her2-status")
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "30"

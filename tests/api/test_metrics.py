@@ -7,11 +7,9 @@ import json
 from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from service.api import create_app
 from service.clients import errors
 from service.clients.fhir import outcome_of
-from service.settings import AuthSettings, Settings
-from tests.builders import FIXTURES, NOW
+from tests.builders import FIXTURES
 
 INPUTS = FIXTURES / "inputs"
 SECRET_ID = "patient-id-4711"
@@ -75,15 +73,8 @@ def test_no_patient_id_or_raw_path_in_metrics(client: FlaskClient) -> None:
     assert SECRET_ID not in text
 
 
-def test_upstream_fhir_calls_are_counted_by_outcome() -> None:
-    # A real refused connection: nothing listens on port 1 of loopback.
-    settings = Settings(
-        fhir_base_url="http://127.0.0.1:1/fhir",
-        connect_timeout=0.5,
-        retries=0,
-        auth=AuthSettings.off(),
-    )
-    client = create_app(settings, clock=lambda: NOW).test_client()
+def test_upstream_fhir_calls_are_counted_by_outcome(unreachable_client: FlaskClient) -> None:
+    client = unreachable_client
     labels = {"method": "GET", "outcome": "server_unavailable"}
     before = value(samples(client), "her2_fhir_requests_total", **labels)
     assert client.post(f"/fhir/Patient/{SECRET_ID}/$her2-status").status_code == 503

@@ -54,6 +54,14 @@ class Issuer:
     audience: str = AUDIENCE
     keys: dict[str, tuple[str, PrivateKey]] = field(default_factory=dict)
 
+    @classmethod
+    def with_keys(cls, **algs_by_kid: str) -> Issuer:
+        """An issuer publishing one new key per ``kid=alg``."""
+        issuer = cls()
+        for kid, alg in algs_by_kid.items():
+            issuer.add_key(kid, alg)
+        return issuer
+
     def add_key(self, kid: str, alg: str = "RS256") -> None:
         """A new signing key, published from now on."""
         self.keys[kid] = (alg, new_key(alg))

@@ -19,10 +19,7 @@ from tests.builders.tokens import AUDIENCE, ISSUER, Issuer, JwksServer, jwks_ser
 
 @pytest.fixture
 def issuer() -> Issuer:
-    issuer = Issuer()
-    issuer.add_key("rsa-1", "RS256")
-    issuer.add_key("ec-1", "ES256")
-    return issuer
+    return Issuer.with_keys(**{"rsa-1": "RS256", "ec-1": "ES256"})
 
 
 @pytest.fixture
