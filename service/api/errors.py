@@ -13,6 +13,7 @@ import logging
 from flask import Flask, Response
 from werkzeug.exceptions import HTTPException
 
+from service.api.html import error_page, wants_html_answer
 from service.api.responses import fhir_response
 from service.app.limits import cap_issues
 from service.app.locks import WriteBusy
@@ -76,6 +77,13 @@ def _upstream(exc: FhirClientError) -> tuple[int, str, dict[str, str]]:
     return 502, "exception", {}
 
 
+def _answer(issues: list[Issue], status: int, headers: dict[str, str] | None = None) -> Response:
+    """The error as an OperationOutcome, or as an HTML page when the request wants one."""
+    if wants_html_answer():
+        return error_page(status, issues, headers or {})
+    return fhir_response(outcome_resource(issues), status, headers)
+
+
 def register(app: Flask) -> None:
     """Install the handlers on an application."""
 
@@ -84,7 +92,7 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError) -> Response:
-        return fhir_response(outcome_resource(_capped(exc.issues)), exc.status, exc.headers)
+        return _answer(_capped(exc.issues), exc.status, exc.headers)
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:
@@ -99,24 +107,24 @@ def register(app: Flask) -> None:
         # werkzeug's own headers carry Allow on a 405 (RFC 9110 requires it); its
         # Content-Type is for the HTML page this handler replaces.
         headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
-        return fhir_response(outcome_resource([issue]), status, headers)
+        return _answer([issue], status, headers)
 
     @app.errorhandler(FhirClientError)
     def _client_error(exc: FhirClientError) -> Response:
         status, code, headers = _upstream(exc)
         issues = [Issue(Severity.ERROR, code, exc.public_message)]
         issues += exc.upstream_issues
-        return fhir_response(outcome_resource(_capped(issues)), status, headers)
+        return _answer(_capped(issues), status, headers)
 
     @app.errorhandler(WriteBusy)
     def _write_busy(exc: WriteBusy) -> Response:
         # Not the FHIR server's fault: this host's lock for the result stayed taken.
         issue = Issue(Severity.ERROR, "lock-error", exc.public_message)
-        return fhir_response(outcome_resource([issue]), 503, {"Retry-After": "5"})
+        return _answer([issue], 503, {"Retry-After": "5"})
 
     @app.errorhandler(Exception)
     def _defect(exc: Exception) -> Response:
         # Logged by type only: exception messages may carry request content.
         log.error("unhandled error", extra={"fields": {"error_type": type(exc).__name__}})
         issue = Issue(Severity.FATAL, "exception", "Internal error; it has been logged.")
-        return fhir_response(outcome_resource([issue]), 500)
+        return _answer([issue], 500)

@@ -10,6 +10,9 @@ and cannot read its own output back from text.  So:
 - a body that is not JSON (``application/fhir+xml`` included): 415 (``read_body``).
 
 Both answers are OperationOutcomes in JSON, the one format the service has.
+
+One exception: the two ``$her2-status`` operations also answer the decision view
+(HTML, ``service.api.html``) to a request that prefers ``text/html``.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Final
 from flask import request
 
 from service.api.errors import ApiError
+from service.api.html import HTML_ENDPOINTS, prefers_html, start_html
 from service.api.responses import ACCEPTED_TYPES
 
 # FHIR's _format shorthand and the JSON media types (R4 http.html#mime-type).
@@ -32,6 +36,9 @@ def require_json_answer() -> None:
     Raises:
         ApiError: 406 with an OperationOutcome.
     """
+    if request.endpoint in HTML_ENDPOINTS and prefers_html():
+        start_html()
+        return
     requested = request.args.get("_format")
     if requested is not None:
         # A parameter value may carry "+" decoded as a space (application/fhir json).

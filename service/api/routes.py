@@ -17,6 +17,7 @@ from service.api.auth import authenticate, authorize
 from service.api.body import read_limited
 from service.api.context import Context
 from service.api.errors import ApiError
+from service.api.html import html_response, nonce, wants_html_answer
 from service.api.logs import note
 from service.api.negotiation import require_json_answer
 from service.api.responses import ACCEPTED_TYPES, conformance_response, fhir_response
@@ -26,6 +27,7 @@ from service.fhir import jsonio
 from service.fhir.conformance import served_capability_statement, served_operation_definitions
 from service.fhir.envelope import EnvelopeError, RequestTooLarge
 from service.fhir.issues import Issue, Severity
+from service.view import render_derivation
 
 _RESOURCE_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 
@@ -82,7 +84,10 @@ def fhir_blueprint(base_path: str) -> Blueprint:
         metrics.count_derivations(d.result for d in derivation.derived)
         if not derivation.usable:
             raise ApiError(422, derivation.issues)
-        return _bounded(fhir_response(derivation.bundle), context)
+        if wants_html_answer():
+            page = render_derivation(derivation, nonce(), "HER2 status")
+            return _bounded(html_response(page, headers={"Vary": "Accept"}), context)
+        return _bounded(fhir_response(derivation.bundle, headers={"Vary": "Accept"}), context)
 
     @bp.post(f"{base_path}/Patient/<patient_id>/$her2-status")
     def patient(patient_id: str) -> Response:
@@ -113,7 +118,14 @@ def fhir_blueprint(base_path: str) -> Blueprint:
         metrics.count_derivations(outcome.results)
         if not outcome.usable and not outcome.written:
             raise ApiError(422, outcome.issues)
-        response = fhir_response(outcome.bundle)
+        if wants_html_answer() and outcome.derivation is not None:
+            title = f"HER2 status of Patient/{patient_id}"
+            if outcome.written:
+                title += f" ({outcome.written} resources written)"
+            page = render_derivation(outcome.derivation, nonce(), title)
+            response = html_response(page, headers={"Vary": "Accept"})
+        else:
+            response = fhir_response(outcome.bundle, headers={"Vary": "Accept"})
         # Once written, the caller must learn it: only an answer of a read is refused.
         return response if outcome.written else _bounded(response, context)
 

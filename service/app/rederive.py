@@ -42,6 +42,7 @@ class WriteOutcome:
     groups: int
     written: int = 0
     results: tuple[Her2Result, ...] = ()
+    derivation: Derivation | None = None  # what the HTML view renders
 
 
 def load_snapshot(
@@ -138,6 +139,7 @@ class RederivePatient:
             derivation.usable,
             len(derivation.outputs),
             results=tuple(o.derived.result for o in derivation.outputs),
+            derivation=derivation,
         )
         if not persist:
             return outcome
