@@ -62,9 +62,7 @@ def nonce() -> str:
     return value
 
 
-def html_response(
-    body: str, status: int = 200, headers: dict[str, str] | None = None
-) -> Response:
+def html_response(body: str, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     """An HTML page with the security headers (CSP with this request's nonce)."""
     response = Response(body, status=status, mimetype="text/html")
     response.headers["Content-Type"] = "text/html; charset=utf-8"

@@ -88,7 +88,11 @@ def _number(value: object) -> str | None:
     return None
 
 
-_CALL_KEYS = {"positive": "positive-call", "equivocal": "equivocal-call", "negative": "negative-call"}
+_CALL_KEYS = {
+    "positive": "positive-call",
+    "equivocal": "equivocal-call",
+    "negative": "negative-call",
+}
 
 
 def ihc_key(spec: SpecimenInput) -> str:

@@ -125,9 +125,7 @@ BREAST_DUAL = Flow(
                 edge="group 2, 3 or 4",
                 shows=("group", "ihc"),
                 children=(
-                    _out(
-                        "b8", "B8", "Equivocal: concurrent IHC review", "none / other tissue"
-                    ),
+                    _out("b8", "B8", "Equivocal: concurrent IHC review", "none / other tissue"),
                     _out("b9", "B9", "Positive", "3+"),
                     _out("b10", "B10", "Negative with the required comment", "0 or 1+"),
                     _RECOUNT,

@@ -138,7 +138,9 @@ def _inputs(output: GroupOutput) -> list[InputUsed]:
     used = []
     for node in group.used:
         reference = node.reference() or node.path
-        fields = sorted({f for p, names in by_path.items() if p.startswith(node.path) for f in names})
+        fields = sorted(
+            {f for p, names in by_path.items() if p.startswith(node.path) for f in names}
+        )
         used.append(InputUsed(reference, node.type or "resource", fields))
     return used
 

@@ -45,8 +45,10 @@ def render_derivation(
         user: whose session shows the page (SMART app), for the logout form.
     """
     page = page_view(derivation)
-    return _environment().get_template("derivation.html").render(
-        page=page, nonce=nonce, title=title, links=links, user=user
+    return (
+        _environment()
+        .get_template("derivation.html")
+        .render(page=page, nonce=nonce, title=title, links=links, user=user)
     )
 
 
@@ -56,15 +58,21 @@ def render_form(nonce: str, issues: Sequence[Issue] = (), status: int | None = N
     A refused request is never shown back (not even in the text area): the issues
     name what is wrong in fixed words, as the API's OperationOutcome does.
     """
-    return _environment().get_template("form.html").render(
-        nonce=nonce, issues=issues, status=status, title="HER2 status: try a request"
+    return (
+        _environment()
+        .get_template("form.html")
+        .render(nonce=nonce, issues=issues, status=status, title="HER2 status: try a request")
     )
 
 
 def render_error(nonce: str, status: int, issues: Sequence[Issue], title: str = "") -> str:
     """An error page: the same issues the API gives, as HTML."""
-    return _environment().get_template("error.html").render(
-        nonce=nonce, status=status, issues=issues, title=title or f"HER2 status: error {status}"
+    return (
+        _environment()
+        .get_template("error.html")
+        .render(
+            nonce=nonce, status=status, issues=issues, title=title or f"HER2 status: error {status}"
+        )
     )
 
 

@@ -137,7 +137,9 @@ def _draw_box(box: _Box) -> str:
         + ">",
         f'<rect x="{box.x:.0f}" y="{top:.0f}" width="{box.width}" height="{box.height}" '
         f'rx="{radius}" fill="{style["fill"]}" stroke="{style["stroke"]}" '
-        f'stroke-width="{style["width"]}"' + ("" if node.taken else ' stroke-dasharray="5 4"') + "/>",
+        f'stroke-width="{style["width"]}"'
+        + ("" if node.taken else ' stroke-dasharray="5 4"')
+        + "/>",
     ]
     y = top + _PAD + 11
     weight = "bold" if node.taken else "normal"
@@ -147,9 +149,7 @@ def _draw_box(box: _Box) -> str:
         )
         y += _LINE
     for line in box.value_lines:
-        parts.append(
-            _text(box.x + _PAD, y, line, font_size="12", font_style="italic", fill="#000")
-        )
+        parts.append(_text(box.x + _PAD, y, line, font_size="12", font_style="italic", fill="#000"))
         y += _LINE
     if node.order is not None:
         cx = box.x - 12

@@ -43,6 +43,7 @@ from tests.builders.fhir import (
     specimen,
 )
 from tests.builders.rules import dual, single, spec, spec_from_case, summary
+from tests.builders.view import bundle_rule_ids, parse_view
 
 NOW = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
 LATER = NOW + dt.timedelta(days=1)
@@ -59,6 +60,7 @@ __all__ = [
     "NOW",
     "PATIENT",
     "bundle",
+    "bundle_rule_ids",
     "case_ihc",
     "case_ish",
     "case_to_fhir",
@@ -73,6 +75,7 @@ __all__ = [
     "observation",
     "outcome",
     "parameters",
+    "parse_view",
     "public_cases",
     "quantity",
     "recount_panel",

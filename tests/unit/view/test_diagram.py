@@ -118,7 +118,9 @@ def test_highlighted_rule_ids_are_the_results(row: str, what: str, specimen: Spe
     assert highlighted == set(result.rule_ids)
     # Exactly one outcome box per rule set applied (two when the site is unknown).
     rows = default_ruleset()
-    every_row = {r.rule_id for t in (rows.breast, rows.gastroesophageal, rows.other) for r in t.rows}
+    every_row = {
+        r.rule_id for t in (rows.breast, rows.gastroesophageal, rows.other) for r in t.rows
+    }
     table_rows = [r for r in result.rule_ids if r in every_row]
     assert sorted(r for rules in _taken_outcomes(marked) for r in rules) == sorted(table_rows)
     # A step is taken only on the way to a matched step: every taken step has one below.
@@ -131,8 +133,12 @@ def test_highlighted_rule_ids_are_the_results(row: str, what: str, specimen: Spe
 def test_gastro_branch_follows_the_ihc() -> None:
     # G6 is reachable with IHC 2+ and without IHC: only the branch taken is highlighted.
     result = evaluate(spec("gastroesophageal", None, ish=POS))
-    taken = [m.step.key for f in diagrams(result, spec("gastroesophageal", None, ish=POS))
-             for m in f.steps() if m.taken]
+    taken = [
+        m.step.key
+        for f in diagrams(result, spec("gastroesophageal", None, ish=POS))
+        for m in f.steps()
+        if m.taken
+    ]
     assert "g6b" in taken
     assert "g6a" not in taken
     assert "gi0" in taken
