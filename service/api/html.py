@@ -72,7 +72,9 @@ def html_response(body: str, status: int = 200, headers: dict[str, str] | None =
     )
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["X-Frame-Options"] = "DENY"
-    response.headers["Referrer-Policy"] = "no-referrer"
+    # same-origin, not no-referrer: with no-referrer a browser sends "Origin: null" on
+    # the form's own post, which the cross-site check must refuse.
+    response.headers["Referrer-Policy"] = "same-origin"
     # Patient results: never kept by a shared cache or the browser's history cache.
     response.headers["Cache-Control"] = "no-store"
     for name, value in (headers or {}).items():

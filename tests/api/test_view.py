@@ -51,8 +51,10 @@ def _assert_safe_page(response: Any) -> None:
     assert response.headers["X-Frame-Options"] == "DENY"
     assert response.headers["Cache-Control"] == "no-store"
     tags = parse_view(page).tags
-    # Nothing is loaded from anywhere: no script, no stylesheet link, no src.
-    assert not [t for t, _ in tags if t in ("script", "link", "img", "iframe", "object")]
+    # Nothing is loaded from anywhere: no script, no stylesheet link, no src; the one
+    # link is an empty data: icon (so that the browser asks for no /favicon.ico).
+    assert not [t for t, _ in tags if t in ("script", "img", "iframe", "object")]
+    assert [a for t, a in tags if t == "link"] == [{"rel": "icon", "href": "data:,"}]
     assert not [a for _, a in tags if "src" in a or "style" in a]
 
 

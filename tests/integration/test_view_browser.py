@@ -1,0 +1,196 @@
+"""The /view form in a real headless Chromium against the service under gunicorn.
+
+Debian's ``chromium`` and ``chromium-driver`` (scripts/system-deps installs them),
+driven by Selenium; the service runs as a real gunicorn process on a free loopback
+port with no FHIR server.  The browser pastes a request, submits it, and the page
+shows the right status with the highlighted path equal to the result's rule ids
+(as the JSON answer of the same request gives them), without console errors.
+Screenshots are saved under the test's temporary directory as artefacts.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from selenium import webdriver
+from selenium.webdriver import Chrome as WebDriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.wait import WebDriverWait
+
+from tests.builders import FIXTURES, bundle_rule_ids
+from tests.integration.hapi import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+
+
+@pytest.fixture(scope="module")
+def service_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The service under gunicorn on a free loopback port (no FHIR server)."""
+    port = free_port()
+    log = tmp_path_factory.mktemp("view-serve") / "serve.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HER2_")}
+    env["PYTHONPATH"] = str(ROOT)  # this checkout's service, also in gunicorn's workers
+    command = [sys.executable, "-m", "service.cli", "serve", "--port", str(port)]
+    command += ["--workers", "1", "--threads", "2"]
+    with log.open("wb") as stderr:
+        process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, log.read_text()
+            try:
+                if requests.get(f"{url}/healthz", timeout=1).ok:
+                    break
+            except requests.ConnectionError:
+                pass
+            assert time.monotonic() < deadline, "the service did not start"
+            time.sleep(0.2)
+        yield url
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+
+
+@pytest.fixture
+def browser() -> Iterator[WebDriver]:
+    """Headless Chromium with its console log kept."""
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",  # the test may run as root in CI
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--window-size=1300,1000",
+        "--no-first-run",
+        "--disable-extensions",
+        "--disable-background-networking",
+        "--disable-component-update",
+    ):
+        options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
+    driver.set_page_load_timeout(60)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def _screenshot(driver: WebDriver, path: Path) -> None:
+    """The whole page, beyond the viewport (Chrome DevTools Protocol)."""
+    shot: dict[str, Any] = driver.execute_cdp_cmd(
+        "Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True}
+    )
+    path.write_bytes(base64.b64decode(shot["data"]))
+    assert path.stat().st_size > 10_000
+
+
+def _console_errors(driver: WebDriver) -> list[dict[str, Any]]:
+    entries: list[dict[str, Any]] = driver.get_log("browser")
+    return [e for e in entries if e.get("level") in ("SEVERE", "ERROR")]
+
+
+def _submit(driver: WebDriver, url: str, text: str) -> None:
+    driver.get(f"{url}/view")
+    area = driver.find_element(By.ID, "request")
+    label = driver.find_element(By.CSS_SELECTOR, "label[for=request]")
+    assert label.text == "FHIR JSON request"
+    area.send_keys(text)
+    page = driver.find_element(By.TAG_NAME, "html")
+    driver.find_element(By.ID, "submit").click()
+    WebDriverWait(driver, 30).until(expected_conditions.staleness_of(page))
+    WebDriverWait(driver, 30).until(
+        expected_conditions.presence_of_element_located((By.TAG_NAME, "footer"))
+    )
+
+
+@pytest.mark.parametrize(
+    ("fixture", "status"),
+    [("breast-recount-cycle.json", "negative"), ("gastro-valueratio-tumorsite.json", None)],
+)
+def test_the_form_flow_in_chromium(
+    service_url: str, browser: WebDriver, tmp_path: Path, fixture: str, status: str | None
+) -> None:
+    payload = (FIXTURES / "inputs" / fixture).read_bytes()
+    answer = requests.post(
+        f"{service_url}/fhir/$her2-status",
+        data=payload,
+        headers={"Content-Type": "application/fhir+json"},
+        timeout=30,
+    )
+    assert answer.status_code == 200
+    bundle = answer.json()
+    observations = [
+        e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Observation"
+    ]
+    expected = [o["valueCodeableConcept"]["text"].split()[-1] for o in observations]
+    if status is not None:
+        assert expected == [status]
+
+    _submit(browser, service_url, json.dumps(json.loads(payload)))
+    _screenshot(browser, tmp_path / f"view-{fixture}.png")
+
+    shown = [e.text for e in browser.find_elements(By.CSS_SELECTOR, "h2 [data-status]")]
+    assert shown == expected
+    taken = browser.find_elements(By.CSS_SELECTOR, "svg g.node.taken[data-rules]")
+    highlighted = {r for e in taken for r in (e.get_attribute("data-rules") or "").split()}
+    assert highlighted == bundle_rule_ids(bundle)
+    listed = {e.text for e in browser.find_elements(By.CSS_SELECTOR, ".rule-ids .rule")}
+    assert listed == highlighted
+    # The diagrams are drawn (not just present): the first figure has a real size.
+    first = browser.find_element(By.CSS_SELECTOR, "figure svg.flow")
+    assert first.size["width"] > 300
+    assert first.get_attribute("aria-labelledby")
+    assert _console_errors(browser) == []
+
+
+def test_a_bad_request_is_refused_without_echo(
+    service_url: str, browser: WebDriver, tmp_path: Path
+) -> None:
+    _submit(browser, service_url, '{"resourceType": <img src=x onerror=alert(1)>')
+    _screenshot(browser, tmp_path / "view-refused.png")
+    heading = browser.find_element(By.ID, "refused-h")
+    assert heading.text == "The request was refused (400)"
+    assert "onerror" not in browser.page_source
+    assert browser.find_element(By.ID, "request").get_attribute("value") == ""
+    # The one console entry is the network log of the refused post itself (a 4xx).
+    errors = _console_errors(browser)
+    assert [(e["source"], "status of 400" in e["message"]) for e in errors] == [("network", True)]
+
+
+def test_print_layout_hides_the_controls(
+    service_url: str, browser: WebDriver, tmp_path: Path
+) -> None:
+    payload = (FIXTURES / "inputs" / "breast-recount-cycle.json").read_text()
+    _submit(browser, service_url, json.dumps(json.loads(payload)))
+    assert browser.find_element(By.TAG_NAME, "nav").is_displayed()
+    browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
+    assert not browser.find_element(By.TAG_NAME, "nav").is_displayed()
+    assert browser.find_element(By.CSS_SELECTOR, "figure svg.flow").is_displayed()
+    pdf: dict[str, Any] = browser.execute_cdp_cmd("Page.printToPDF", {"printBackground": True})
+    (tmp_path / "view-print.pdf").write_bytes(base64.b64decode(pdf["data"]))
+    assert (tmp_path / "view-print.pdf").stat().st_size > 10_000
