@@ -110,7 +110,8 @@ def _screenshot(driver: WebDriver, path: Path) -> None:
 
 
 def _console_errors(driver: WebDriver) -> list[dict[str, Any]]:
-    entries: list[dict[str, Any]] = driver.get_log("browser")
+    # Selenium's get_log carries no annotations.
+    entries: list[dict[str, Any]] = driver.get_log("browser")  # type: ignore[no-untyped-call]
     return [e for e in entries if e.get("level") in ("SEVERE", "ERROR")]
 
 
