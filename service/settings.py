@@ -22,6 +22,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from service.fhir.codes import CodeMap, CodeMapError
+from service.settings_view import ViewSettings, view_settings_from
 
 # timedelta's own limit: a larger window cannot be represented at all.
 MAX_WINDOW_DAYS = dt.timedelta.max.days
@@ -243,6 +244,7 @@ class Settings:
         auth: inbound bearer tokens. Secure by default: with a FHIR server
             configured, either an issuer or ``AuthSettings.off()`` is required
             (``insecure_problem``).
+        view: the decision view's SMART login (``service.settings_view``).
     """
 
     fhir_base_url: str | None = None
@@ -260,6 +262,7 @@ class Settings:
     log_level: str = "INFO"
     limits: Limits = field(default_factory=Limits)
     auth: AuthSettings = field(default_factory=AuthSettings)
+    view: ViewSettings = field(default_factory=ViewSettings)
 
     def insecure_problem(self) -> str | None:
         """Why this configuration must not start (secure by default), or None.
@@ -272,6 +275,9 @@ class Settings:
                 "HER2_AUTH_ISSUER is required when HER2_FHIR_BASE_URL is set"
                 " (or set HER2_AUTH=off explicitly)"
             )
+        view = self.view.problems(self.auth.issuer)
+        if view:
+            return "; ".join(view)
         return None
 
     @property
@@ -359,6 +365,7 @@ class Settings:
                 ),
             ),
             auth=auth,
+            view=view_settings_from(env.text),
         )
         problem = settings.insecure_problem()
         if problem is not None:

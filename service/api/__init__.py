@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from flask import Flask
 
-from service.api import audit, errors, logs, metrics, routes, view
+from service.api import audit, errors, logs, metrics, routes, view, view_smart
 from service.api.context import Context
 from service.app.locks import Locks
 from service.app.store import Store
@@ -109,6 +109,8 @@ def create_app(
     app.register_blueprint(routes.fhir_blueprint(settings.base_path))
     app.register_blueprint(routes.ops_blueprint(settings.base_path))
     app.register_blueprint(view.view_blueprint())
+    view_smart.configure(app, settings)
+    app.register_blueprint(view_smart.view_smart_blueprint())
     # The first fhir.resources validation builds its models lazily (~120 ms):
     # pay that at start, not on the first request.
     application.derive(jsonio.loads(_WARM_UP), dt.datetime.now(dt.UTC))
