@@ -38,8 +38,9 @@ class _Box:
     y: float = 0  # centre
 
 
-def _wrap(text: str, width: int) -> list[str]:
-    return textwrap.wrap(text, max(8, int((width - 2 * _PAD) / _CHAR))) or [""]
+def _wrap(text: str, width: int, bold: bool = False) -> list[str]:
+    char = _CHAR * 1.1 if bold else _CHAR  # bold glyphs are wider
+    return textwrap.wrap(text, max(8, int((width - 2 * _PAD) / char))) or [""]
 
 
 def _box(node: Marked) -> _Box:
@@ -49,7 +50,7 @@ def _box(node: Marked) -> _Box:
         label = f"{'/'.join(node.step.rule_ids)}: {label}"
     elif node.matched and node.step.kind == "check":
         label = f"{label}: {', '.join(node.matched)}"
-    lines = _wrap(label, width)
+    lines = _wrap(label, width, bold=node.taken)
     value_lines = _wrap(node.values, width) if node.values else []
     height = 2 * _PAD + _LINE * (len(lines) + len(value_lines))
     return _Box(node, lines, value_lines, width, height)

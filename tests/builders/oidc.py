@@ -6,6 +6,10 @@ once and redirects back with a code, a token endpoint that checks the code, the
 redirect URI, the client and the PKCE S256 verifier before it signs an access token
 with ``tests.builders.tokens.Issuer``, and the JWKS.  Everything it was sent is kept
 in ``seen`` so that tests can assert on it (PKCE, ``aud``, ``state``).
+
+It also stands in for the EHR's FHIR server under ``/fhir`` (searches by subject over
+``resources``, 404 for reads), so that the view under gunicorn has a patient to show
+without HAPI; the HAPI and Keycloak end-to-end run is the integration suite's.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ class FakeOidc:
     seen: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     issuer: Issuer = field(default_factory=lambda: Issuer.with_keys(k1="RS256"))
     base: str = ""
+    resources: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def url(self) -> str:
@@ -84,10 +89,30 @@ class FakeOidc:
             answer["patient"] = self.patient
         return 200, {"Content-Type": "application/json"}, json.dumps(answer).encode()
 
+    def _fhir(self, path: str, query: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+        kind = path.removeprefix("/fhir/")
+        if "/" in kind:
+            missing = {"resourceType": "OperationOutcome", "issue": [{"code": "not-found"}]}
+            return 404, {"Content-Type": "application/fhir+json"}, json.dumps(missing).encode()
+        found = [
+            r
+            for r in self.resources
+            if r["resourceType"] == kind
+            and r.get("subject", {}).get("reference") == query.get("subject")
+        ]
+        page = {
+            "resourceType": "Bundle",
+            "type": "searchset",
+            "entry": [{"resource": r, "search": {"mode": "match"}} for r in found],
+        }
+        return 200, {"Content-Type": "application/fhir+json"}, json.dumps(page).encode()
+
     def handle(self, method: str, path: str, query: dict[str, str], form: dict[str, str]) -> Any:
         """One request: (status, headers, body)."""
         self.seen.append((f"{method} {path}", query | form))
         json_type = {"Content-Type": "application/json"}
+        if path.startswith("/fhir/") and method == "GET":
+            return self._fhir(path, query)
         if path == f"{REALM}/.well-known/openid-configuration":
             config = {
                 "issuer": self.url,

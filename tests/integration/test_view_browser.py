@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,9 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.wait import WebDriverWait
 
-from tests.builders import FIXTURES, bundle_rule_ids
+from tests.builders import FIXTURES, bundle_rule_ids, case_ihc
+from tests.builders.oidc import FakeOidc, fake_oidc
+from tests.builders.tokens import AUDIENCE
 from tests.integration.hapi import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,13 +41,13 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 
 
-@pytest.fixture(scope="module")
-def service_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The service under gunicorn on a free loopback port (no FHIR server)."""
+@contextmanager
+def _serving(log: Path, **settings: str) -> Iterator[str]:
+    """The service under gunicorn on a free loopback port, with ``HER2_*`` settings."""
     port = free_port()
-    log = tmp_path_factory.mktemp("view-serve") / "serve.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("HER2_")}
     env["PYTHONPATH"] = str(ROOT)  # this checkout's service, also in gunicorn's workers
+    env |= {k: v.replace("{port}", str(port)) for k, v in settings.items()}
     command = [sys.executable, "-m", "service.cli", "serve", "--port", str(port)]
     command += ["--workers", "1", "--threads", "2"]
     with log.open("wb") as stderr:
@@ -72,6 +75,13 @@ def service_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def service_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The service with no FHIR server (the /view form's setting)."""
+    with _serving(tmp_path_factory.mktemp("view-serve") / "serve.log") as url:
+        yield url
 
 
 @pytest.fixture
@@ -195,3 +205,60 @@ def test_print_layout_hides_the_controls(
     pdf: dict[str, Any] = browser.execute_cdp_cmd("Page.printToPDF", {"printBackground": True})
     (tmp_path / "view-print.pdf").write_bytes(base64.b64decode(pdf["data"]))
     assert (tmp_path / "view-print.pdf").stat().st_size > 10_000
+
+
+def test_smart_login_in_chromium(browser: WebDriver, tmp_path: Path) -> None:
+    """The SMART standalone launch in a real browser against a fake issuer on loopback.
+
+    The issuer approves at once (no login page): the Keycloak login page is the
+    end-to-end run with the realm's user client.
+    """
+    oidc = FakeOidc(resources=[case_ihc("ihc", "1+")])
+    with fake_oidc(oidc):
+        settings = {
+            "HER2_FHIR_BASE_URL": f"{oidc.base}/fhir",
+            "HER2_AUTH_ISSUER": oidc.url,
+            "HER2_AUTH_JWKS_URL": f"{oidc.url}/protocol/openid-connect/certs",
+            "HER2_AUTH_AUDIENCE": AUDIENCE,
+            "HER2_VIEW_CLIENT_ID": oidc.client_id,
+            "HER2_VIEW_SESSION_SECRET": "a-browser-test-session-secret-0123456789",
+            "HER2_VIEW_REDIRECT_URL": "http://127.0.0.1:{port}/view/callback",
+            "HER2_LOCK_DIR": str(tmp_path / "locks"),
+        }
+        with _serving(tmp_path / "serve.log", **settings) as url:
+            token = oidc.issuer.token("system/Observation.rs")
+            answer = requests.post(
+                f"{url}/fhir/Patient/case-patient/$her2-status",
+                json={
+                    "resourceType": "Parameters",
+                    "parameter": [{"name": "persist", "valueBoolean": False}],
+                },
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=30,
+            )
+            assert answer.status_code == 200
+            browser.get(f"{url}/view/Patient/case-patient")
+            WebDriverWait(browser, 30).until(
+                expected_conditions.presence_of_element_located((By.CSS_SELECTOR, "[data-status]"))
+            )
+            assert browser.current_url == f"{url}/view/Patient/case-patient"
+            _screenshot(browser, tmp_path / "view-smart-patient.png")
+            shown = [e.text for e in browser.find_elements(By.CSS_SELECTOR, "h2 [data-status]")]
+            assert shown == ["negative"]
+            taken = browser.find_elements(By.CSS_SELECTOR, "svg g.node.taken[data-rules]")
+            highlighted = {r for e in taken for r in (e.get_attribute("data-rules") or "").split()}
+            assert highlighted == bundle_rule_ids(answer.json())
+            cookie = browser.get_cookie("her2_view")
+            assert cookie is not None
+            assert cookie["httpOnly"] is True
+            assert cookie["sameSite"] == "Lax"
+            assert _console_errors(browser) == []
+            # The PKCE login happened in the browser's redirects.
+            asked = [q for what, q in oidc.seen if what.endswith("/auth")]
+            assert [q["code_challenge_method"] for q in asked] == ["S256"]
+
+            page = browser.find_element(By.TAG_NAME, "html")
+            browser.find_element(By.CSS_SELECTOR, "form[action='/view/logout'] button").click()
+            WebDriverWait(browser, 30).until(expected_conditions.staleness_of(page))
+            assert browser.current_url == f"{url}/view"
+            assert browser.get_cookie("her2_view") is None
