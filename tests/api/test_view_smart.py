@@ -251,3 +251,16 @@ def test_the_login_settings_from_the_environment() -> None:
     without_issuer = {k: v for k, v in env.items() if not k.startswith("HER2_AUTH")}
     with pytest.raises(SettingsError, match="HER2_AUTH_ISSUER"):
         Settings.from_env(without_issuer | {"HER2_VIEW_SESSION_SECRET": SECRET})
+
+
+def test_an_unreachable_fhir_server_is_the_apis_error_as_a_page(
+    unreachable_client: FlaskClient,
+) -> None:
+    page = unreachable_client.get(PAGE)
+    answer = unreachable_client.post("/fhir/Patient/case-patient/$her2-status")
+    assert page.status_code == answer.status_code
+    assert page.status_code >= 502
+    assert "text/html" in page.headers["Content-Type"]
+    text = page.get_data(as_text=True)
+    for issue in json.loads(answer.data)["issue"]:
+        assert issue["diagnostics"].replace("'", "&#39;") in text
