@@ -17,11 +17,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from make_bulk import bundle  # noqa: E402
+from make_bulk import bundle
 
-from service.app.derivation import derive  # noqa: E402
-from service.fhir import jsonio  # noqa: E402
-from service.view import render_derivation  # noqa: E402
+from service.app.derivation import derive
+from service.fhir import jsonio
+from service.view import render_derivation
 
 NOW = dt.datetime(2026, 11, 25, tzinfo=dt.UTC)
 
@@ -46,7 +46,8 @@ def main() -> None:
         derive_ms = best(runs, lambda p=payload: derive(p, NOW))
         render_ms = best(runs, lambda d=derivation: render_derivation(d, "n"))
         size = len(render_derivation(derivation, "n").encode()) / 1024
-        print(f"| {count} | {derive_ms:.1f} | {render_ms:.1f} | {render_ms / count:.2f} | {size:.0f} |")
+        per = render_ms / count
+        print(f"| {count} | {derive_ms:.1f} | {render_ms:.1f} | {per:.2f} | {size:.0f} |")
 
 
 if __name__ == "__main__":
