@@ -163,15 +163,17 @@ def view_smart_blueprint() -> Blueprint:
 
     @bp.get("/view/Patient/<patient_id>")
     def patient_page(patient_id: str) -> Response:
-        audit.begin(patient_id)
         if not _RESOURCE_ID.fullmatch(patient_id):
             raise ApiError.simple(400, "value", "The patient id is not a valid FHIR id.")
         grant = None
         if _context().verifier is not None:
             grant = session_grant()
             if grant is None:
+                # Not an access yet: the browser is sent to log in (no audit record).
                 return _login_needed(f"/view/Patient/{patient_id}")
-            audit.caller(grant)
+        audit.begin(patient_id)
+        audit.caller(grant)
+        if grant is not None:
             authorize(grant, Access.READ, patient_id)
         return _page(patient_id, grant)
 

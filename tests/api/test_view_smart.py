@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -264,3 +265,20 @@ def test_an_unreachable_fhir_server_is_the_apis_error_as_a_page(
     text = page.get_data(as_text=True)
     for issue in json.loads(answer.data)["issue"]:
         assert issue["diagnostics"].replace("'", "&#39;") in text
+
+
+def test_each_page_view_leaves_the_audit_record(
+    oidc: FakeOidc, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = _client(oidc, tmp_path)
+    with caplog.at_level(logging.INFO, logger="her2.audit"):
+        assert _login(client).status_code == 200
+        assert client.get("/view/Patient/someone-else").status_code == 403
+    audits = [r.__dict__["fields"] for r in caplog.records if r.name == "her2.audit"]
+    summary = [(a["status"], a["outcome"], a["patient_id"], a["client_id"]) for a in audits]
+    # The redirect to the login is no access: only the two page views are recorded.
+    assert summary == [
+        (200, "read-only", "case-patient", "her2-view"),
+        (403, "forbidden", "someone-else", "her2-view"),
+    ]
+    assert {a["subject"] for a in audits} == {"dr-test"}

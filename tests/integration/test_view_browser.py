@@ -12,117 +12,35 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
-from selenium import webdriver
 from selenium.webdriver import Chrome as WebDriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.wait import WebDriverWait
 
 from tests.builders import FIXTURES, bundle_rule_ids, case_ihc
+from tests.builders.browser import chromium, console_errors, screenshot, serving
 from tests.builders.oidc import FakeOidc, fake_oidc
 from tests.builders.tokens import AUDIENCE
-from tests.integration.hapi import free_port
-
-ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
-
-
-@contextmanager
-def _serving(log: Path, **settings: str) -> Iterator[str]:
-    """The service under gunicorn on a free loopback port, with ``HER2_*`` settings."""
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HER2_")}
-    env["PYTHONPATH"] = str(ROOT)  # this checkout's service, also in gunicorn's workers
-    env |= {k: v.replace("{port}", str(port)) for k, v in settings.items()}
-    command = [sys.executable, "-m", "service.cli", "serve", "--port", str(port)]
-    command += ["--workers", "1", "--threads", "2"]
-    with log.open("wb") as stderr:
-        process = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
-            start_new_session=True,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, log.read_text()
-            try:
-                if requests.get(f"{url}/healthz", timeout=1).ok:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert time.monotonic() < deadline, "the service did not start"
-            time.sleep(0.2)
-        yield url
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
 
 
 @pytest.fixture(scope="module")
 def service_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The service with no FHIR server (the /view form's setting)."""
-    with _serving(tmp_path_factory.mktemp("view-serve") / "serve.log") as url:
+    with serving(tmp_path_factory.mktemp("view-serve") / "serve.log") as url:
         yield url
 
 
 @pytest.fixture
 def browser() -> Iterator[WebDriver]:
     """Headless Chromium with its console log kept."""
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for argument in (
-        "--headless=new",
-        "--no-sandbox",  # the test may run as root in CI
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--window-size=1300,1000",
-        "--no-first-run",
-        "--disable-extensions",
-        "--disable-background-networking",
-        "--disable-component-update",
-    ):
-        options.add_argument(argument)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
-    driver.set_page_load_timeout(60)
-    try:
+    with chromium() as driver:
         yield driver
-    finally:
-        driver.quit()
-
-
-def _screenshot(driver: WebDriver, path: Path) -> None:
-    """The whole page, beyond the viewport (Chrome DevTools Protocol)."""
-    shot: dict[str, Any] = driver.execute_cdp_cmd(
-        "Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True}
-    )
-    path.write_bytes(base64.b64decode(shot["data"]))
-    assert path.stat().st_size > 10_000
-
-
-def _console_errors(driver: WebDriver) -> list[dict[str, Any]]:
-    # Selenium's get_log carries no annotations.
-    entries: list[dict[str, Any]] = driver.get_log("browser")  # type: ignore[no-untyped-call]
-    return [e for e in entries if e.get("level") in ("SEVERE", "ERROR")]
 
 
 def _submit(driver: WebDriver, url: str, text: str) -> None:
@@ -163,7 +81,7 @@ def test_the_form_flow_in_chromium(
         assert expected == [status]
 
     _submit(browser, service_url, json.dumps(json.loads(payload)))
-    _screenshot(browser, tmp_path / f"view-{fixture}.png")
+    screenshot(browser, tmp_path / f"view-{fixture}.png")
 
     shown = [e.text for e in browser.find_elements(By.CSS_SELECTOR, "h2 [data-status]")]
     assert shown == expected
@@ -176,20 +94,20 @@ def test_the_form_flow_in_chromium(
     first = browser.find_element(By.CSS_SELECTOR, "figure svg.flow")
     assert first.size["width"] > 300
     assert first.get_attribute("aria-labelledby")
-    assert _console_errors(browser) == []
+    assert console_errors(browser) == []
 
 
 def test_a_bad_request_is_refused_without_echo(
     service_url: str, browser: WebDriver, tmp_path: Path
 ) -> None:
     _submit(browser, service_url, '{"resourceType": <img src=x onerror=alert(1)>')
-    _screenshot(browser, tmp_path / "view-refused.png")
+    screenshot(browser, tmp_path / "view-refused.png")
     heading = browser.find_element(By.ID, "refused-h")
     assert heading.text == "The request was refused (400)"
     assert "onerror" not in browser.page_source
     assert browser.find_element(By.ID, "request").get_attribute("value") == ""
     # The one console entry is the network log of the refused post itself (a 4xx).
-    errors = _console_errors(browser)
+    errors = console_errors(browser)
     assert [(e["source"], "status of 400" in e["message"]) for e in errors] == [("network", True)]
 
 
@@ -225,7 +143,7 @@ def test_smart_login_in_chromium(browser: WebDriver, tmp_path: Path) -> None:
             "HER2_VIEW_REDIRECT_URL": "http://127.0.0.1:{port}/view/callback",
             "HER2_LOCK_DIR": str(tmp_path / "locks"),
         }
-        with _serving(tmp_path / "serve.log", **settings) as url:
+        with serving(tmp_path / "serve.log", settings) as url:
             token = oidc.issuer.token("system/Observation.rs")
             answer = requests.post(
                 f"{url}/fhir/Patient/case-patient/$her2-status",
@@ -242,7 +160,7 @@ def test_smart_login_in_chromium(browser: WebDriver, tmp_path: Path) -> None:
                 expected_conditions.presence_of_element_located((By.CSS_SELECTOR, "[data-status]"))
             )
             assert browser.current_url == f"{url}/view/Patient/case-patient"
-            _screenshot(browser, tmp_path / "view-smart-patient.png")
+            screenshot(browser, tmp_path / "view-smart-patient.png")
             shown = [e.text for e in browser.find_elements(By.CSS_SELECTOR, "h2 [data-status]")]
             assert shown == ["negative"]
             taken = browser.find_elements(By.CSS_SELECTOR, "svg g.node.taken[data-rules]")
@@ -252,7 +170,7 @@ def test_smart_login_in_chromium(browser: WebDriver, tmp_path: Path) -> None:
             assert cookie is not None
             assert cookie["httpOnly"] is True
             assert cookie["sameSite"] == "Lax"
-            assert _console_errors(browser) == []
+            assert console_errors(browser) == []
             # The PKCE login happened in the browser's redirects.
             asked = [q for what, q in oidc.seen if what.endswith("/auth")]
             assert [q["code_challenge_method"] for q in asked] == ["S256"]
