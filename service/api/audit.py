@@ -57,10 +57,14 @@ def record(**fields: Any) -> None:
         g.audit.update(fields)
 
 
-def audited_call() -> AuditedCall | None:
-    """The call as its AuditEvent names it (None: ``HER2_AUDIT`` is not ``fhir``)."""
+def audited_call(fields: dict[str, Any] | None = None) -> AuditedCall | None:
+    """The call as its AuditEvent names it (None: ``HER2_AUDIT`` is not ``fhir``).
+
+    Args:
+        fields: the record (default: this request's record, while it is open).
+    """
     context = current_app.extensions["her2"]
-    fields = g.get("audit")
+    fields = fields if fields is not None else g.get("audit")
     if context.settings.audit != "fhir" or fields is None or fields["patient_id"] == "invalid":
         return None
     base_path = context.settings.base_path
@@ -83,7 +87,7 @@ def _audit_event(fields: dict[str, Any], status: int) -> str:
     if fields.get("audit_event") == "transaction":
         return "transaction"
     patients = current_app.extensions["her2"].application.patients
-    call = audited_call()
+    call = audited_call(fields)
     if status == 401 or call is None or patients is None:
         return "not-recorded"
     try:

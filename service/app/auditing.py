@@ -27,8 +27,8 @@ from service.fhir.audit_event import AuditedCall, audit_event
 Entry = dict[str, Any]
 
 
-def written_references(entries: Sequence[Entry]) -> list[str]:
-    """How the AuditEvent names each resource a transaction writes.
+def written_references(entries: Sequence[Entry]) -> list[tuple[str, str]]:
+    """How the AuditEvent names each resource a transaction writes: (type, reference).
 
     A conditional update (``Type?identifier=…``) is named by its entry's ``urn:uuid``
     fullUrl, which the server resolves to the id it writes; a write to ``Type/id``
@@ -37,7 +37,8 @@ def written_references(entries: Sequence[Entry]) -> list[str]:
     references = []
     for entry in entries:
         url = str(entry["request"]["url"])
-        references.append(entry["fullUrl"] if "?" in url else url)
+        reference = entry["fullUrl"] if "?" in url else url
+        references.append((str(entry["resource"]["resourceType"]), str(reference)))
     return references
 
 

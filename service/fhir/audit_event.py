@@ -163,7 +163,7 @@ def _agents(call: AuditedCall) -> list[dict[str, Any]]:
     return agents
 
 
-def _entities(call: AuditedCall, written: Sequence[str]) -> list[dict[str, Any]]:
+def _entities(call: AuditedCall, written: Sequence[tuple[str, str]]) -> list[dict[str, Any]]:
     text = query_text(call)
     entities: list[dict[str, Any]] = [
         {
@@ -185,8 +185,7 @@ def _entities(call: AuditedCall, written: Sequence[str]) -> list[dict[str, Any]]
                 "type": _coding(BALP_ENTITY_TYPE, "XrequestId"),
             }
         )
-    for reference in written:
-        resource_type = reference.split("/", 1)[0]
+    for resource_type, reference in written:
         entities.append(
             {
                 "what": {"reference": reference},
@@ -198,7 +197,10 @@ def _entities(call: AuditedCall, written: Sequence[str]) -> list[dict[str, Any]]
 
 
 def audit_event(
-    call: AuditedCall, outcome: str, recorded: dt.datetime, written: Sequence[str] = ()
+    call: AuditedCall,
+    outcome: str,
+    recorded: dt.datetime,
+    written: Sequence[tuple[str, str]] = (),
 ) -> dict[str, Any]:
     """The AuditEvent of one Patient-level call.
 
@@ -206,8 +208,9 @@ def audit_event(
         call: who called, for which patient, how.
         outcome: an ``audit-event-outcome`` code (``outcome_for``).
         recorded: when the call was handled (aware).
-        written: references to the resources the same transaction writes
-            (``urn:uuid`` fullUrls or ``Type/id``), resolved by the server.
+        written: (resource type, reference) of each resource the same transaction
+            writes; the reference is a ``urn:uuid`` fullUrl or ``Type/id``, which
+            the server resolves.
 
     Returns:
         The AuditEvent (no id: the server assigns one).
