@@ -72,7 +72,7 @@ def test_audit_events_land_with_the_transaction_and_alone(
 
     first = call(service, patient_id, True, f"{patient_id}-write")
     assert first.status_code == 200, first.data
-    response = first.json["entry"][-1]["resource"]  # type: ignore[index]
+    response = first.json["entry"][-1]["resource"]
     locations = [e["response"]["location"] for e in response["entry"]]
     # One transaction: the results and the AuditEvent, answered together.
     assert sum(loc.startswith("AuditEvent/") for loc in locations) == 1
