@@ -22,6 +22,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from service.fhir.codes import CodeMap, CodeMapError
+from service.settings_cds import CdsSettings, cds_settings
 
 # timedelta's own limit: a larger window cannot be represented at all.
 MAX_WINDOW_DAYS = dt.timedelta.max.days
@@ -243,6 +244,7 @@ class Settings:
         auth: inbound bearer tokens. Secure by default: with a FHIR server
             configured, either an issuer or ``AuthSettings.off()`` is required
             (``insecure_problem``).
+        cds: the CDS Hooks service (``service.settings_cds``).
     """
 
     fhir_base_url: str | None = None
@@ -260,6 +262,7 @@ class Settings:
     log_level: str = "INFO"
     limits: Limits = field(default_factory=Limits)
     auth: AuthSettings = field(default_factory=AuthSettings)
+    cds: CdsSettings = field(default_factory=CdsSettings)
 
     def insecure_problem(self) -> str | None:
         """Why this configuration must not start (secure by default), or None.
@@ -359,6 +362,7 @@ class Settings:
                 ),
             ),
             auth=auth,
+            cds=cds_settings(env.values, env.problems),
         )
         problem = settings.insecure_problem()
         if problem is not None:
