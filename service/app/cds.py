@@ -270,6 +270,7 @@ class AnswerHook:
                 output.derived.group.spec.collected.isoformat()
                 if output.derived.group.spec.collected
                 else output.derived.group.effective_text,
+                output.derived.group.site,
             )
             for output in derivation.outputs
             if output.derived.group.subject == subject

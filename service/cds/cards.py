@@ -18,7 +18,7 @@ from typing import Any, Final
 from service.cds import wording
 from service.fhir.cds_orders import reflex_ish_request
 from service.fhir.codes import CANONICAL, CS_STATUS
-from service.her2 import Her2Result, NextStep, TherapySelection
+from service.her2 import Her2Result, NextStep, Site, TherapySelection
 
 CS_OVERRIDE_REASON: Final = f"{CANONICAL}/CodeSystem/her2-cds-override-reason"
 OVERRIDE_REASONS: Final = (
@@ -40,6 +40,7 @@ class GroupResult:
         therapies: the catalog's reference list for its category and site.
         specimen: the ``Specimen/id`` reference, when the group has one.
         date: the specimen's collection or result date (ISO text), if known.
+        site: the group's tumour site (None: the site the rules applied, if any).
     """
 
     key: str
@@ -47,6 +48,12 @@ class GroupResult:
     therapies: TherapySelection
     specimen: str | None = None
     date: str | None = None
+    site: Site | None = None
+
+    @property
+    def where(self) -> Site | None:
+        """The tumour site: the group's, else the one whose rules were applied."""
+        return self.site if self.site is not None else self.result.site
 
 
 @dataclass(frozen=True)
@@ -117,7 +124,7 @@ def reflex_ish_suggestion(context: CardContext, group: GroupResult) -> dict[str,
 
 
 def _where(group: GroupResult) -> str:
-    site = wording.SITE_TEXT[group.result.site]
+    site = wording.SITE_TEXT[group.where]
     date = wording.safe_date(group.date)
     return f"{site}, {date}" if date else site
 
@@ -147,6 +154,7 @@ def _labelled(selection: TherapySelection) -> list[str]:
 def detail(group: GroupResult) -> str:
     """The card's Markdown: status, class, steps, flags, comment, labelled settings."""
     result = group.result
+    # One Markdown list item per fact: single newlines would run them into one line.
     lines = [
         f"**Status:** {wording.status_phrase(result)} ({result.interpretation.value}), "
         f"{_where(group)}.",
@@ -173,6 +181,7 @@ def detail(group: GroupResult) -> str:
         lines.append("**Flags:** " + "; ".join(flags) + ".")
     if result.required_comment:
         lines.append(f"**Required report comment:** {result.required_comment}")
+    lines = [f"- {line}" for line in lines]
     lines.append("")
     lines.append("**HER2-directed agents whose FDA label covers this result:**")
     lines += _labelled(group.therapies)

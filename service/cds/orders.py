@@ -48,32 +48,31 @@ class Match:
 
     @property
     def name(self) -> str:
-        """The agents' names, for the card."""
-        return " or ".join(agent.name for agent in self.agents)
+        """The agents' short names (without the catalog's parenthesis), for the summary."""
+        return " or ".join(agent.name.split(" (")[0] for agent in self.agents)
 
 
 def match_agents(order: DraftOrder, catalog: Catalog) -> Match | None:
-    """The catalog agents an order names by RxNorm or ATC code, or None."""
+    """The catalog agents an order names by RxNorm or ATC code, or None.
+
+    RxNorm and ATC matches that agree narrow each other (their intersection); codings
+    that disagree (an ADC ordered under the trastuzumab ingredient code with its own
+    ATC code) give every agent either names, so the card holds for all of them.
+    """
     rxnorm, atc = catalog.code_systems["rxnorm"], catalog.code_systems["atc"]
-    by_rxnorm = [
-        agent for agent in catalog.agents.values() if (rxnorm, agent.rxnorm) in order.codings
-    ]
-    if by_rxnorm:
-        # An exact RxNorm code names one agent; an ATC coding beside it adds nothing.
-        return Match(tuple(by_rxnorm))
-    by_atc = [
-        agent
-        for agent in catalog.agents.values()
-        if agent.atc is not None and (atc, agent.atc) in order.codings
-    ]
-    return Match(tuple(by_atc)) if by_atc else None
+    agents = list(catalog.agents.values())
+    by_rxnorm = [a for a in agents if (rxnorm, a.rxnorm) in order.codings]
+    by_atc = [a for a in agents if a.atc is not None and (atc, a.atc) in order.codings]
+    both = [a for a in by_rxnorm if a in by_atc]
+    chosen = both or [a for a in agents if a in by_rxnorm or a in by_atc]
+    return Match(tuple(chosen)) if chosen else None
 
 
 def current_results(groups: list[GroupResult]) -> list[GroupResult]:
     """The most recent group of each site (undated groups count as oldest)."""
     latest: dict[object, GroupResult] = {}
     for group in groups:
-        site = group.result.site
+        site = group.where
         known = latest.get(site)
         if known is None or (wording.safe_date(group.date) or "") > (
             wording.safe_date(known.date) or ""
@@ -110,7 +109,7 @@ def order_card(context: CardContext, match: Match, group: GroupResult) -> dict[s
     """The card of one matched agent against one current result (see the module)."""
     result = group.result
     category = group.therapies.category
-    where = wording.SITE_TEXT[result.site]
+    where = wording.SITE_TEXT[group.where]
     date = wording.safe_date(group.date)
     seen = f"{wording.status_phrase(result)} ({where}{', ' + date if date else ''})"
     disclaimer = f"_{group.therapies.disclaimer}_"
