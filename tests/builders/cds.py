@@ -51,9 +51,10 @@ def ehr_jwt(
     lifetime: int = 60,
     iat: int | None = None,
     headers: dict[str, Any] | None = None,
+    omit: tuple[str, ...] = (),
     **claims: Any,
 ) -> str:
-    """A CDS Hooks JWT for ``audience``; ``None`` in ``claims`` leaves a claim out."""
+    """A CDS Hooks JWT for ``audience``; the claims named in ``omit`` are left out."""
     kid = kid or next(iter(issuer.keys))
     alg, key = issuer.keys[kid]
     issued = int(time.time()) if iat is None else iat
@@ -67,7 +68,7 @@ def ehr_jwt(
         "tenant": "tenant-1",
     }
     payload.update(claims)
-    payload = {k: v for k, v in payload.items() if v is not None}
+    payload = {k: v for k, v in payload.items() if k not in omit}
     header = {"kid": kid, "typ": "JWT", **(headers or {})}
     return jwt.encode(payload, key, algorithm=alg, headers=header)
 
