@@ -203,6 +203,8 @@ def blueprint(settings: CdsSettings) -> Blueprint:
         methods=["GET", "POST", "OPTIONS"],
         allow_headers=["Authorization", "Content-Type"],
         supports_credentials=False,
+        # Any origin: "*" itself (never an echo of the request's Origin).
+        send_wildcard=settings.cors_origins == ("*",),
         max_age=600,
     )
 
