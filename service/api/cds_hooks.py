@@ -17,6 +17,7 @@ EHRs are answered by flask-cors (no token needed; calls carry no cookies).
 from __future__ import annotations
 
 import logging
+import os
 import re
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Final
@@ -32,12 +33,13 @@ from service.api.logs import note
 from service.app.cds import AnswerHook, DataUnavailable, FhirFetcher, HookRequestError, parse_call
 from service.auth import InvalidToken, KeysUnavailable
 from service.auth.ehr_jwt import EhrCaller, EhrJwtVerifier
-from service.auth.replay import ReplayStoreUnavailable, SqliteReplayGuard
+from service.auth.replay import DataDirError, ReplayStoreUnavailable, SqliteReplayGuard
 from service.cds.cards import CS_OVERRIDE_REASON, OVERRIDE_REASONS
 from service.cds.services import BY_ID, discovery
 from service.fhir import jsonio
 from service.fhir.envelope import EnvelopeError, RequestTooLarge
 from service.fhir.issues import Issue, Severity, outcome_resource
+from service.settings import SettingsError
 from service.settings_cds import CdsSettings
 
 JSON: Final = "application/json"
@@ -114,6 +116,8 @@ class _Guard:
             )
 
     def caller(self, path: str) -> EhrCaller:
+        # Which worker process answered: replays are refused across all of them.
+        note(worker=os.getpid())
         unauthorized = {"WWW-Authenticate": _REALM}
         audience = self.settings.endpoint_url(path)
         if self.verifier is None or audience is None:
@@ -190,11 +194,14 @@ def blueprint(settings: CdsSettings) -> Blueprint:
     """The CDS Hooks endpoints (see the module).
 
     Raises:
-        DataDirError: when issuers are configured and the data directory (the
+        SettingsError: when issuers are configured and the data directory (the
             seen-``jti`` store) cannot be used safely.
     """
     bp = Blueprint("cds_hooks", __name__)
-    guard = _Guard(settings)
+    try:
+        guard = _Guard(settings)
+    except DataDirError as exc:
+        raise SettingsError([str(exc)]) from None
     executor = ThreadPoolExecutor(max_workers=FETCH_WORKERS, thread_name_prefix="her2-cds-fetch")
     fetcher = FhirFetcher(executor, settings.fhir_timeout)
     CORS(
