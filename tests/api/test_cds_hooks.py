@@ -20,7 +20,7 @@ from flask import Flask
 from service.api import create_app
 from service.settings import Settings
 from service.settings_cds import CdsSettings
-from tests.builders import NOW, BREAST, ihc, ihc_score, searchset, specimen
+from tests.builders import BREAST, NOW, ihc, ihc_score, searchset, specimen
 from tests.builders.cds import (
     PUBLIC_URL,
     RXNORM,
@@ -407,7 +407,7 @@ def test_patient_view_is_not_an_order_check_hook(cds: CdsClient) -> None:
 def test_feedback_is_counted_and_logged_without_the_comment(
     cds: CdsClient, caplog: pytest.LogCaptureFixture
 ) -> None:
-    items = [
+    items: list[dict[str, Any]] = [
         {
             "card": "9368d37b-283f-44a0-93ea-547cebab93ed",
             "outcome": "overridden",

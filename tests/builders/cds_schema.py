@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema import Draft202012Validator, FormatChecker  # type: ignore[import-untyped]
 
 _URL = {"type": "string", "pattern": "^https?://[^\\s]+$"}
 _CODING = {
@@ -149,4 +149,4 @@ def schema_errors(instance: Any, schema: dict[str, Any]) -> list[str]:
     return [
         f"{'/'.join(str(p) for p in error.absolute_path)}: {error.message}"
         for error in validator.iter_errors(instance)
-    ]
+    ]  # (jsonschema ships no type information: the list is built from its errors)

@@ -92,9 +92,7 @@ def _hs256(secret: bytes) -> str:
     return f"{signing_input}.{base64.urlsafe_b64encode(mac).rstrip(b'=').decode()}"
 
 
-def test_hmac_is_refused_even_keyed_with_the_public_key(
-    ehr: Issuer, jwks: JwksServer, tmp_path: Path
-) -> None:
+def test_hmac_is_refused_even_keyed_with_the_public_key(jwks: JwksServer, tmp_path: Path) -> None:
     public_pem = jwt.PyJWK(jwks.issuer.jwks()["keys"][1]).key.public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
@@ -154,7 +152,7 @@ def test_an_allow_listed_jku_is_used(ehr: Issuer, rogue: JwksServer, tmp_path: P
         assert (rogue.fetches, jwks.fetches) == (1, 0)
 
 
-def test_an_unknown_kid_is_refused(ehr: Issuer, jwks: JwksServer, tmp_path: Path) -> None:
+def test_an_unknown_kid_is_refused(jwks: JwksServer, tmp_path: Path) -> None:
     other = ehr_issuer(**{"ec-9": "ES384"})
     other.issuer = EHR_ISSUER
     assert _reason(_verifier(jwks, tmp_path), ehr_jwt(other, AUD)) == "unknown-key"

@@ -8,6 +8,7 @@ a changed catalog row without a changed expectation fails here.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 
@@ -19,9 +20,11 @@ from tests.builders.cds import (
     ATC,
     PUBLIC_URL,
     RXNORM,
-    draft_orders as orders_bundle,
     group_result,
     medication_request,
+)
+from tests.builders.cds import (
+    draft_orders as orders_bundle,
 )
 from tests.builders.cds_schema import RESPONSE, schema_errors
 
@@ -68,13 +71,13 @@ UNRESOLVED = (
 _RECOMMENDS = re.compile(r"recommend|should|consider", re.IGNORECASE)
 
 
-def _cards(scenario: str, *orders: dict[str, object]) -> list[dict[str, object]]:
+def _cards(scenario: str, *orders: dict[str, Any]) -> list[dict[str, Any]]:
     return order_cards(
         CONTEXT, draft_orders(orders_bundle(*orders)), [group_result(scenario)], load_catalog()
     )
 
 
-def _no_advice(card: dict[str, object]) -> None:
+def _no_advice(card: dict[str, Any]) -> None:
     text = f"{card['summary']}\n{card['detail']}".replace("not a treatment recommendation", "")
     assert not _RECOMMENDS.search(text)
 
@@ -101,7 +104,7 @@ def test_agent_against_a_resolved_category(agent: str, scenario: str) -> None:
         assert card["indicator"] == "warning"
         assert ": the label does not cover " in str(card["summary"])
         assert "**What the label covers:**" in str(card["detail"])
-        assert [r["code"] for r in card["overrideReasons"]] == [  # type: ignore[index]
+        assert [r["code"] for r in card["overrideReasons"]] == [
             "newer-result-elsewhere",
             "tumour-board",
             "clinical-trial",
@@ -159,7 +162,7 @@ def test_tdxd_for_ultralow_quotes_the_labelled_setting() -> None:
 def test_reflex_ish_is_suggested_while_it_is_pending() -> None:
     (card,) = _cards("equivocal-reflex-ish", medication_request((RXNORM, "224905")))
     assert card["selectionBehavior"] == "at-most-one"
-    (suggestion,) = card["suggestions"]  # type: ignore[misc]
+    (suggestion,) = card["suggestions"]
     assert suggestion["actions"][0]["resource"]["resourceType"] == "ServiceRequest"
     assert suggestion["actions"][0]["resource"]["code"]["coding"][0]["code"] == "74885-5"
 
