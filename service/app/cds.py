@@ -183,9 +183,13 @@ class FhirFetcher:
 
         def read(reference: str) -> dict[str, Any] | None:
             try:
-                return client.read(reference)
+                resource = client.read(reference)
             except FhirNotFound:
                 return None
+            # Only the Specimen asked for: a server's other answer is not taken in.
+            if f"{resource.get('resourceType')}/{resource.get('id')}" != reference:
+                return None
+            return resource
 
         for ref, resource in zip(
             wanted,

@@ -84,12 +84,18 @@ class FhirServer:
         if self.status != 200:
             return self.status, {"Content-Type": "application/fhir+json"}, b"{}"
         parts = urlsplit(request.path)
-        kind = parts.path.rsplit("/", 1)[-1]
+        segments = parts.path.split("/")
+        if len(segments) == 4:  # a read: /fhir/Type/id
+            read = [r for r in self.resources if r.get("id") == segments[3]]
+            body = json.dumps(read[0] if read else {"resourceType": "Bundle"}).encode()
+            return 200, {"Content-Type": "application/fhir+json"}, body
+        kind = segments[-1]
         patient = parse_qs(parts.query).get("patient", [""])[0]
         found = [
             r
             for r in self.resources
-            if r["resourceType"] == kind and r.get("subject", {}).get("reference").endswith(patient)
+            if r["resourceType"] == kind
+            and r.get("subject", {}).get("reference", "").endswith(patient)
         ]
         body = json.dumps(searchset(*found), default=str).encode()
         return 200, {"Content-Type": "application/fhir+json"}, body
@@ -303,6 +309,31 @@ def test_missing_prefetch_is_fetched_from_an_allow_listed_fhir_server(
     assert {s.authorization for s in server.loopback.seen} == {"Bearer ehr-token-1"}
     query = parse_qs(urlsplit(server.loopback.seen[0].path).query)
     assert query["patient"] == ["p1"]
+
+
+def test_a_referenced_specimen_the_search_missed_is_read(
+    make_app: Callable[..., Flask], ehr: Issuer
+) -> None:
+    unlinked = {k: v for k, v in specimen("s1", body_site=BREAST).items() if k != "subject"}
+    others = {k: v for k, v in specimen("s2", body_site=BREAST).items() if k != "subject"}
+    resources = [
+        unlinked,
+        others,
+        ihc("ihc1", specimen="Specimen/s1"),
+        ihc("ihc2", specimen="Specimen/s3"),  # the server answers that read with a Bundle
+    ]
+    server = FhirServer(resources)
+    with server.loopback.running():
+        client = CdsClient(ehr, flask_transport(make_app(fhir_servers=(server.url,)).test_client()))
+        body = hook_body(fhir_server=server.url, access_token="ehr-token-1")
+        cards = _ok(client.call("her2-status", body))
+    reads = sorted(urlsplit(s.path).path for s in server.loopback.seen if s.path.count("/") == 3)
+    assert reads == ["/fhir/Specimen/s1", "/fhir/Specimen/s3"]
+    summaries = sorted(c["summary"] for c in cards)
+    assert summaries == [
+        "HER2 equivocal (breast, 2026-01-10): reflex ISH pending",
+        "HER2 equivocal (site unknown, 2026-01-10): reflex ISH pending",
+    ]
 
 
 def test_a_fhir_server_not_allow_listed_is_never_called(
