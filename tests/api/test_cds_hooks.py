@@ -6,6 +6,9 @@ served on loopback; FHIR servers for the fallback are real loopback HTTP servers
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import logging
 import time
@@ -14,6 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import jwt
 import pytest
 from flask import Flask
 
@@ -158,6 +162,40 @@ def test_a_token_for_another_endpoint_is_refused(cds: CdsClient, ehr: Issuer) ->
     _refused(cds.send("GET", "/cds-services", token=token), 401)
     token = ehr_jwt(ehr, f"{PUBLIC_URL}/cds-services")
     _refused(cds.send("POST", "/cds-services/her2-status", hook_body(), token=token), 401)
+
+
+def _unsigned(header: dict[str, Any], claims: dict[str, Any], signature: bytes = b"") -> str:
+    def part(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    head = f"{part(json.dumps(header).encode())}.{part(json.dumps(claims).encode())}"
+    if signature:
+        signature = hmac.new(signature, head.encode(), hashlib.sha256).digest()
+    return f"{head}.{part(signature)}"
+
+
+def test_forged_tokens_are_refused_over_http(cds: CdsClient, ehr: Issuer, jwks: JwksServer) -> None:
+    now = int(time.time())
+    claims = {
+        "iss": ehr.issuer,
+        "aud": f"{PUBLIC_URL}/cds-services",
+        "iat": now,
+        "exp": now + 60,
+        "jti": "forged",
+    }
+    rogue = ehr_issuer(**{"ec-1": "ES384"})
+    with jwks_server(rogue) as rogue_jwks:
+        tokens = {
+            "alg none": _unsigned({"alg": "none", "typ": "JWT", "kid": "ec-1"}, claims),
+            "HS256": _unsigned({"alg": "HS256", "typ": "JWT", "kid": "ec-1"}, claims, b"k" * 32),
+            "unknown iss": ehr_jwt(ehr, claims["aud"], iss="https://evil.test/"),
+            "jku elsewhere": ehr_jwt(rogue, claims["aud"], headers={"jku": rogue_jwks.url}),
+            "no kid": jwt.encode(claims, ehr.keys["ec-1"][1], "ES384", headers={"typ": "JWT"}),
+        }
+        for name, token in tokens.items():
+            assert cds.send("GET", "/cds-services", token=token).status == 401, name
+        assert rogue_jwks.fetches == 0
+    assert jwks.fetches == 0  # every one of them was refused before any key was needed
 
 
 def test_a_replayed_token_is_refused(cds: CdsClient) -> None:
