@@ -176,9 +176,10 @@ def _unsigned(header: dict[str, Any], claims: dict[str, Any], signature: bytes =
 
 def test_forged_tokens_are_refused_over_http(cds: CdsClient, ehr: Issuer, jwks: JwksServer) -> None:
     now = int(time.time())
-    claims = {
+    aud = f"{PUBLIC_URL}/cds-services"
+    claims: dict[str, Any] = {
         "iss": ehr.issuer,
-        "aud": f"{PUBLIC_URL}/cds-services",
+        "aud": aud,
         "iat": now,
         "exp": now + 60,
         "jti": "forged",
@@ -188,8 +189,8 @@ def test_forged_tokens_are_refused_over_http(cds: CdsClient, ehr: Issuer, jwks: 
         tokens = {
             "alg none": _unsigned({"alg": "none", "typ": "JWT", "kid": "ec-1"}, claims),
             "HS256": _unsigned({"alg": "HS256", "typ": "JWT", "kid": "ec-1"}, claims, b"k" * 32),
-            "unknown iss": ehr_jwt(ehr, claims["aud"], iss="https://evil.test/"),
-            "jku elsewhere": ehr_jwt(rogue, claims["aud"], headers={"jku": rogue_jwks.url}),
+            "unknown iss": ehr_jwt(ehr, aud, iss="https://evil.test/"),
+            "jku elsewhere": ehr_jwt(rogue, aud, headers={"jku": rogue_jwks.url}),
             "no kid": jwt.encode(claims, ehr.keys["ec-1"][1], "ES384", headers={"typ": "JWT"}),
         }
         for name, token in tokens.items():
