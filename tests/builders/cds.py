@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import jwt
 import requests
@@ -25,8 +26,10 @@ from service.cds.cards import GroupResult
 from service.fhir import jsonio
 from service.her2 import Site, SpecimenInput, evaluate, therapies_for
 from service.settings_cds import CdsIssuer, CdsSettings
+from tests.builders.cds_schema import RESPONSE, schema_errors
 from tests.builders.fhir import PATIENT, searchset
 from tests.builders.rules import dual, single, spec
+from tests.builders.smart import Loopback, Reply, Seen
 from tests.builders.tokens import Issuer
 
 EHR_ISSUER = "https://ehr.test/cds-client"
@@ -288,3 +291,64 @@ def group_result(
     return GroupResult(
         key or f"p1:{name}", result, therapies_for(result), "Specimen/s1", date, site
     )
+
+
+class FhirStub:
+    """A loopback FHIR server answering prefetch searches (by ``patient``) and reads.
+
+    ``delay`` seconds before each answer; a ``status`` other than 200 answers every
+    request with it.  A read of an unknown id answers a Bundle (a wrong answer the
+    service must not take in).  ``loopback.seen`` records every request.
+    """
+
+    def __init__(self, resources: list[dict[str, Any]], delay: float = 0.0, status: int = 200):
+        self.resources = resources
+        self.delay = delay
+        self.status = status
+        self.loopback = Loopback(self.handle, "/fhir")
+
+    def handle(self, request: Seen) -> Reply:
+        """Answer one request (see the class)."""
+        time.sleep(self.delay)
+        if self.status != 200:
+            return self.status, {"Content-Type": "application/fhir+json"}, b"{}"
+        parts = urlsplit(request.path)
+        segments = parts.path.split("/")
+        if len(segments) == 4:  # a read: /fhir/Type/id
+            read = [r for r in self.resources if r.get("id") == segments[3]]
+            body = jsonio.dumps(read[0] if read else {"resourceType": "Bundle"}).encode()
+            return 200, {"Content-Type": "application/fhir+json"}, body
+        patient = parse_qs(parts.query).get("patient", [""])[0]
+        found = [
+            r
+            for r in self.resources
+            if r["resourceType"] == segments[-1]
+            and r.get("subject", {}).get("reference", "").endswith(patient)
+        ]
+        return (
+            200,
+            {"Content-Type": "application/fhir+json"},
+            jsonio.dumps(searchset(*found)).encode(),
+        )
+
+    @property
+    def url(self) -> str:
+        """The stub's FHIR base URL."""
+        return self.loopback.url
+
+
+def cards_of(answer: Answer) -> list[dict[str, Any]]:
+    """The cards of a 200 answer, checked against the CDS Hooks response schema."""
+    assert answer.status == 200, answer.json
+    assert answer.headers["Content-Type"].startswith("application/json")
+    assert schema_errors(answer.json, RESPONSE) == []
+    cards: list[dict[str, Any]] = answer.json["cards"]
+    return cards
+
+
+def refused(answer: Answer, status: int) -> dict[str, Any]:
+    """The OperationOutcome of a refusal with ``status``."""
+    assert answer.status == status, answer.json
+    assert answer.json["resourceType"] == "OperationOutcome"
+    outcome: dict[str, Any] = answer.json
+    return outcome
