@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
 
 from service.cds.prefetch import PrefetchError, gather, render
 from service.cds.services import prefetch_templates
+from service.cli import EXIT_USAGE, main
 from service.settings import Settings, SettingsError
 from tests.builders import searchset
 
@@ -133,3 +135,21 @@ def test_no_prefetch_at_all_means_everything_is_missing() -> None:
 def test_malformed_prefetch(prefetch: object) -> None:
     with pytest.raises(PrefetchError):
         gather(prefetch, TEMPLATES, {"patientId": "p1"})
+
+
+def test_serve_refuses_a_shared_data_dir_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in [n for n in os.environ if n.startswith("HER2_")]:
+        monkeypatch.delenv(name)
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    monkeypatch.setenv("HER2_CDS_ISSUERS", json.dumps(ISSUERS))
+    monkeypatch.setenv("HER2_CDS_PUBLIC_URL", "https://her2.test")
+    monkeypatch.setenv("HER2_DATA_DIR", str(shared))
+    # An address no interface has: should the check ever be missed, gunicorn fails to bind.
+    assert main(["serve", "--host", "203.0.113.1", "--port", "9"]) == EXIT_USAGE
+    error = capsys.readouterr().err
+    assert "HER2_DATA_DIR is writable by group or others" in error
+    assert len(error.strip().splitlines()) == 1
