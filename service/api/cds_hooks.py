@@ -152,7 +152,7 @@ class _Guard:
                 "check-unavailable",
                 {"Retry-After": "30"},
             ) from None
-        note(cds_issuer_known=True)
+        note(cds="accepted")
         return caller
 
 

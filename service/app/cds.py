@@ -169,9 +169,9 @@ class FhirFetcher:
 
         for found in self._wait([self.executor.submit(run, q) for q in queries], deadline):
             for resource in found:
-                into.add(
-                    resource, client.url(f"{resource.get('resourceType')}/{resource.get('id')}")
-                )
+                rid = resource.get("id")
+                full_url = client.url(f"{resource.get('resourceType')}/{rid}") if rid else None
+                into.add(resource, full_url)
         present = {
             f"Specimen/{e['resource'].get('id')}"
             for e in into.entries
