@@ -117,6 +117,14 @@ def _serve_command(args: argparse.Namespace) -> int:
             prepare_lock_dir(settings.lock_dir)
         except LockDirError as exc:
             problems.append(str(exc))
+    if not problems and settings.cds.issuers:
+        # The CDS Hooks seen-jti store: the same one-line refusal as the lock directory.
+        from service.auth.replay import DataDirError, prepare_data_dir  # noqa: PLC0415
+
+        try:
+            prepare_data_dir(settings.cds.data_dir)
+        except DataDirError as exc:
+            problems.append(str(exc))
     if problems:
         # One line naming every invalid variable; a traceback would bury it.
         print(f"her2-status: {SettingsError(problems)}", file=sys.stderr)

@@ -22,6 +22,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from service.fhir.codes import CodeMap, CodeMapError
+from service.settings_cds import CdsSettings, cds_settings
 
 # timedelta's own limit: a larger window cannot be represented at all.
 MAX_WINDOW_DAYS = dt.timedelta.max.days
@@ -245,6 +246,7 @@ class Settings:
             (``insecure_problem``).
         audit: ``log`` (the audit JSON line only) or ``fhir`` (also a FHIR
             AuditEvent per Patient-level call in the FHIR server; ``HER2_AUDIT``).
+        cds: the CDS Hooks service (``service.settings_cds``).
     """
 
     fhir_base_url: str | None = None
@@ -263,6 +265,7 @@ class Settings:
     limits: Limits = field(default_factory=Limits)
     auth: AuthSettings = field(default_factory=AuthSettings)
     audit: str = "log"
+    cds: CdsSettings = field(default_factory=CdsSettings)
 
     def insecure_problem(self) -> str | None:
         """Why this configuration must not start (secure by default), or None.
@@ -363,6 +366,7 @@ class Settings:
             ),
             auth=auth,
             audit=_audit_mode(env, base_url),
+            cds=cds_settings(env.values, env.problems),
         )
         problem = settings.insecure_problem()
         if problem is not None:
