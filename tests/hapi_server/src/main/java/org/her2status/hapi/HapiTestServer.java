@@ -1,10 +1,11 @@
 package org.her2status.hapi;
 
+import ca.uhn.fhir.batch2.maintenance.JobMaintenanceServiceImpl;
 import ca.uhn.fhir.context.FhirContext;
 import ca.uhn.fhir.context.support.IValidationSupport;
-import ca.uhn.fhir.batch2.maintenance.JobMaintenanceServiceImpl;
 import ca.uhn.fhir.jpa.api.config.JpaStorageSettings;
 import ca.uhn.fhir.jpa.api.dao.IFhirSystemDao;
+import ca.uhn.fhir.jpa.bulk.export.provider.BulkDataExportProvider;
 import ca.uhn.fhir.jpa.config.HapiJpaConfig;
 import ca.uhn.fhir.jpa.api.config.ThreadPoolFactoryConfig;
 import ca.uhn.fhir.jpa.subscription.channel.config.SubscriptionChannelConfig;
@@ -16,7 +17,6 @@ import ca.uhn.fhir.jpa.model.config.PartitionSettings;
 import ca.uhn.fhir.jpa.model.dialect.HapiFhirH2Dialect;
 import ca.uhn.fhir.jpa.model.sched.IHasScheduledJobs;
 import ca.uhn.fhir.jpa.model.sched.ISchedulerService;
-import ca.uhn.fhir.jpa.bulk.export.provider.BulkDataExportProvider;
 import ca.uhn.fhir.jpa.provider.JpaCapabilityStatementProvider;
 import ca.uhn.fhir.jpa.provider.JpaSystemProvider;
 import ca.uhn.fhir.jpa.provider.SubscriptionTriggeringProvider;
@@ -31,8 +31,8 @@ import ca.uhn.fhir.rest.server.util.ISearchParamRegistry;
 import java.net.InetSocketAddress;
 import java.util.EnumSet;
 import java.util.Properties;
-import javax.servlet.DispatcherType;
 import javax.persistence.EntityManagerFactory;
+import javax.servlet.DispatcherType;
 import javax.sql.DataSource;
 import org.apache.commons.dbcp2.BasicDataSource;
 import org.eclipse.jetty.server.Server;
@@ -152,7 +152,7 @@ public final class HapiTestServer {
     }
   }
 
-  /** The FHIR endpoint: HAPI's providers; interceptors are registered here too. */
+  /** The FHIR endpoint: HAPI's providers; interceptors are registered here too (before return). */
   static RestfulServer restfulServer(ApplicationContext context) {
     RestfulServer fhir = new RestfulServer(context.getBean(FhirContext.class));
     fhir.registerProviders(context.getBean("myResourceProvidersR4", ResourceProviderFactory.class).createProviders());
