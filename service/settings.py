@@ -22,6 +22,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from service.fhir.codes import CodeMap, CodeMapError
+from service.settings_cds import CdsSettings, cds_settings
 from service.settings_view import ViewSettings, view_settings_from
 
 # timedelta's own limit: a larger window cannot be represented at all.
@@ -244,6 +245,9 @@ class Settings:
         auth: inbound bearer tokens. Secure by default: with a FHIR server
             configured, either an issuer or ``AuthSettings.off()`` is required
             (``insecure_problem``).
+        audit: ``log`` (the audit JSON line only) or ``fhir`` (also a FHIR
+            AuditEvent per Patient-level call in the FHIR server; ``HER2_AUDIT``).
+        cds: the CDS Hooks service (``service.settings_cds``).
         view: the decision view's SMART login (``service.settings_view``).
     """
 
@@ -262,6 +266,8 @@ class Settings:
     log_level: str = "INFO"
     limits: Limits = field(default_factory=Limits)
     auth: AuthSettings = field(default_factory=AuthSettings)
+    audit: str = "log"
+    cds: CdsSettings = field(default_factory=CdsSettings)
     view: ViewSettings = field(default_factory=ViewSettings)
 
     def insecure_problem(self) -> str | None:
@@ -365,6 +371,8 @@ class Settings:
                 ),
             ),
             auth=auth,
+            audit=_audit_mode(env, base_url),
+            cds=cds_settings(env.values, env.problems),
             view=view_settings_from(env.text),
         )
         problem = settings.insecure_problem()
@@ -456,6 +464,20 @@ def smart_backend_from(env: _Env, base_url: str | None) -> SmartBackendSettings 
     if client_id is None or key_path is None or key_id is None or not scopes:
         return None
     return SmartBackendSettings(client_id, Path(key_path), key_id, scopes, token_url)
+
+
+AUDIT_MODES = ("log", "fhir")
+
+
+def _audit_mode(env: _Env, base_url: str | None) -> str:
+    """``HER2_AUDIT``: ``log`` (default) or ``fhir`` (needs a FHIR server to write to)."""
+    mode = (env.text("HER2_AUDIT") or "log").lower()
+    if mode not in AUDIT_MODES:
+        env.problems.append("HER2_AUDIT must be log or fhir")
+        return "log"
+    if mode == "fhir" and base_url is None:
+        env.problems.append("HER2_AUDIT=fhir needs HER2_FHIR_BASE_URL")
+    return mode
 
 
 def _auth_settings(env: _Env) -> AuthSettings:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 from typing import Any, Final
 
+from service.api.openapi_cds import CDS_PATHS
 from service.api.openapi_view import VIEW_PATHS, with_html_answers
 from service.fhir.conformance.header import IG_VERSION
 from service.fhir.conformance.operation_definition import PATIENT_ID, SYSTEM_ID
@@ -339,6 +340,7 @@ def document(base_path: str) -> dict[str, Any]:
             "paths": {
                 **with_html_answers(_fhir_paths(base_path), base_path),
                 **_OPS_PATHS,
+                **CDS_PATHS,
                 **VIEW_PATHS,
             },
             "components": _COMPONENTS,

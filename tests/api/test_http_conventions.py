@@ -155,12 +155,13 @@ def test_operations_endpoints_are_not_negotiated(client: FlaskClient) -> None:
 def test_every_route_answers_405_with_allow(app: Flask) -> None:
     client = app.test_client()
     rules = list(app.url_map.iter_rules())
-    assert len(rules) == 8 + 7  # the decision view: /view (GET, POST), its SMART pages
+    assert len(rules) == 11 + 7  # 8 FHIR and operations, 3 CDS Hooks, 7 decision view routes
     by_path: dict[str, set[str]] = {}
     for rule in rules:
         by_path.setdefault(rule.rule, set()).update(rule.methods or ())
     for rule in rules:
         path = rule.rule.replace("<patient_id>", "p1").replace("<definition_id>", "her2-status")
+        path = path.replace("<service_id>", "her2-status")
         allowed = by_path[rule.rule]
         wrong = next(m for m in ("DELETE", "PUT", "PATCH") if m not in allowed)
         response = client.open(path, method=wrong)
