@@ -19,6 +19,7 @@ from service.fhir.issues import Issue
 from service.her2 import Her2Result, NextStep, Status
 from service.view.diagram import diagrams, path_text
 from service.view.svg import draw
+from service.view.timeline import Point, draw_timeline
 
 NEXT_STEP_TEXT: dict[NextStep, str] = {
     NextStep.ORDER_REFLEX_ISH: "Order reflex ISH on the same specimen",
@@ -128,6 +129,7 @@ class PatientView:
     subject: str
     groups: list[GroupView] = field(default_factory=list)
     earlier: list[tuple[str, str]] = field(default_factory=list)
+    timeline: Markup = field(default_factory=Markup)
 
 
 def _inputs(output: GroupOutput) -> list[InputUsed]:
@@ -222,9 +224,31 @@ def patients(groups: list[GroupView], outputs: list[GroupOutput]) -> list[Patien
                 entry = (prior.date or "undated", status)
                 if entry not in patient.earlier:
                     patient.earlier.append(entry)
-    for patient in by_subject.values():
-        patient.groups.sort(key=lambda g: g.date or "")
+    for number, patient in enumerate(by_subject.values(), start=1):
+        # Undated specimens last (they cannot be placed in time).
+        patient.groups.sort(key=lambda g: (g.date is None, g.date or ""))
         patient.earlier.sort()
+        points = []
+        for g in patient.groups:
+            flags = [
+                text
+                for on, text in (
+                    (g.heterogeneity, "heterogeneity: earlier specimens differ"),
+                    (g.discordance, "discordance: the tests disagree"),
+                )
+                if on
+            ]
+            points.append(
+                Point(
+                    g.date,
+                    f"{g.specimen or g.key} ({g.site})",
+                    g.result.status.value,
+                    g.negative_class or "",
+                    tuple(flags),
+                    g.anchor,
+                )
+            )
+        patient.timeline = draw_timeline(points, f"timeline-{number}")
     return list(by_subject.values())
 
 
