@@ -6,20 +6,20 @@ and shows the result.  A refused request gives the form again with the same stat
 and issues the API would give, and never the request itself.
 
 Cross-site posts are refused (403) when the browser names another origin: the
-derivation is stateless, but a page elsewhere must not drive it.  Pages of a SMART
-session (``/view/Patient/…``) live in ``service.api.view_smart``.
+derivation is stateless, but a page elsewhere must not drive it.  With inbound
+authentication on, the form needs the view's login, as the stateless operation needs
+a token (``service.api.view_smart``, which also serves ``/view/Patient/…``).
 """
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import Blueprint, Response, current_app, request
 
 from service.api.context import Context
-from service.api.errors import ApiError
 from service.api.html import html_response, nonce, start_html
 from service.api.logs import note
+from service.api.origin import same_origin
+from service.api.view_smart import login_required
 from service.fhir import jsonio
 from service.fhir.envelope import EnvelopeError, RequestTooLarge
 from service.fhir.issues import Issue, Severity
@@ -29,22 +29,6 @@ from service.view import render_derivation, render_form
 def _context() -> Context:
     context: Context = current_app.extensions["her2"]
     return context
-
-
-def same_origin() -> None:
-    """Refuse (403) a form post that a browser says comes from another origin.
-
-    Raises:
-        ApiError: 403 when ``Origin`` (or, without it, ``Referer``) names another host.
-    """
-    origin = request.headers.get("Origin") or request.headers.get("Referer")
-    if origin is None:
-        return  # not a browser's cross-site post (browsers send Origin on every POST)
-    parts = urlsplit(origin)
-    # An opaque origin ("null": a sandboxed frame, a data: page) is another origin too.
-    if origin == "null" or f"{parts.scheme}://{parts.netloc}" != request.host_url.rstrip("/"):
-        note(view="cross-origin")
-        raise ApiError.simple(403, "forbidden", "Cross-site form posts are not accepted.")
 
 
 def _request_bytes(limit: int) -> bytes:
@@ -65,11 +49,14 @@ def view_blueprint() -> Blueprint:
 
     @bp.get("/view")
     def form() -> Response:
-        return html_response(render_form(nonce()))
+        return login_required("/view") or html_response(render_form(nonce()))
 
     @bp.post("/view")
     def submit() -> Response:
         same_origin()
+        refused = login_required("/view")
+        if refused is not None:
+            return refused
         context = _context()
         limit = context.settings.max_body_bytes
         data = _request_bytes(limit)
@@ -103,4 +90,4 @@ def view_blueprint() -> Blueprint:
     return bp
 
 
-__all__ = ["same_origin", "view_blueprint"]
+__all__ = ["view_blueprint"]

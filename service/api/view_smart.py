@@ -32,7 +32,7 @@ from service.api.context import Context
 from service.api.errors import ApiError
 from service.api.html import html_response, nonce, start_html
 from service.api.logs import note
-from service.api.view import same_origin
+from service.api.origin import same_origin
 from service.auth import Access, Grant, InvalidToken, KeysUnavailable
 from service.clients.smart_app import LoginError, SmartApp, pkce_pair
 from service.fhir.issues import Issue, Severity
@@ -40,7 +40,7 @@ from service.settings import Settings
 from service.view import render_derivation
 
 _RESOURCE_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
-_NEXT = re.compile(r"/view/Patient/[A-Za-z0-9\-.]{1,64}")
+_NEXT = re.compile(r"/view(/Patient/[A-Za-z0-9\-.]{1,64})?")
 _EXTENSION = "her2_view_login"
 
 
@@ -130,6 +130,17 @@ def _login_needed(next_path: str) -> Response:
     session.clear()
     session["next"] = next_path
     return _redirect("/view/login", 303)
+
+
+def login_required(next_path: str) -> Response | None:
+    """None when the page may be shown; else the way to the login (or a 401 page).
+
+    With inbound authentication on, every view page needs the login, as every
+    operation needs a token; with it off, none does.
+    """
+    if _context().verifier is None or session_grant() is not None:
+        return None
+    return _login_needed(next_path)
 
 
 def _page(patient_id: str, grant: Grant | None) -> Response:
@@ -259,4 +270,4 @@ def view_smart_blueprint() -> Blueprint:
     return bp
 
 
-__all__ = ["configure", "session_grant", "view_smart_blueprint"]
+__all__ = ["configure", "login_required", "session_grant", "view_smart_blueprint"]

@@ -282,3 +282,17 @@ def test_each_page_view_leaves_the_audit_record(
         (403, "forbidden", "someone-else", "her2-view"),
     ]
     assert {a["subject"] for a in audits} == {"dr-test"}
+
+
+def test_with_authentication_on_the_form_needs_the_login(oidc: FakeOidc, tmp_path: Path) -> None:
+    # As the stateless operation needs a token, the form needs the view's login.
+    client = _client(oidc, tmp_path)
+    assert client.get("/view").headers["Location"] == "/view/login"
+    refused = client.post("/view", data={"request": "{}"})
+    assert refused.status_code == 303
+    page = _login(client, "/view")
+    assert page.status_code == 200
+    assert '<label for="request">' in page.get_data(as_text=True)
+    assert client.post("/view", data={"request": "{}"}).status_code == 400  # now derived
+    without_login = _client(oidc, tmp_path, client_id=None)
+    assert without_login.get("/view").status_code == 401
