@@ -123,7 +123,7 @@ VIEW_PATHS: Final[dict[str, Any]] = {
             "operationId": "viewLogout",
             "summary": "End the view's session.",
             "responses": {
-                "303": _see_other("To /view."),
+                "200": _page("Logged out."),
                 "403": _page("A cross-site post."),
             },
         }

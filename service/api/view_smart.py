@@ -37,7 +37,7 @@ from service.auth import Access, Grant, InvalidToken, KeysUnavailable
 from service.clients.smart_app import LoginError, SmartApp, pkce_pair
 from service.fhir.issues import Issue, Severity
 from service.settings import Settings
-from service.view import render_derivation
+from service.view import render_derivation, render_logged_out
 
 _RESOURCE_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 _NEXT = re.compile(r"/view(/Patient/[A-Za-z0-9\-.]{1,64})?")
@@ -265,7 +265,8 @@ def view_smart_blueprint() -> Blueprint:
         same_origin()
         if _app() is not None:  # without a secret there is no session to end
             session.clear()
-        return _redirect("/view", 303)
+        # A page of its own: /view itself needs the login again when authentication is on.
+        return html_response(render_logged_out(nonce()))
 
     return bp
 

@@ -9,6 +9,6 @@ show; ``render`` fills the Jinja templates (autoescaped) under ``templates/``.
 
 from __future__ import annotations
 
-from service.view.render import render_derivation, render_error, render_form
+from service.view.render import render_derivation, render_error, render_form, render_logged_out
 
-__all__ = ["render_derivation", "render_error", "render_form"]
+__all__ = ["render_derivation", "render_error", "render_form", "render_logged_out"]

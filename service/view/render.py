@@ -76,4 +76,13 @@ def render_error(nonce: str, status: int, issues: Sequence[Issue], title: str = 
     )
 
 
-__all__ = ["render_derivation", "render_error", "render_form"]
+def render_logged_out(nonce: str) -> str:
+    """The page after the view's logout."""
+    return (
+        _environment()
+        .get_template("logged_out.html")
+        .render(nonce=nonce, title="HER2 status: logged out")
+    )
+
+
+__all__ = ["render_derivation", "render_error", "render_form", "render_logged_out"]
