@@ -119,6 +119,7 @@ public final class HapiTestServer {
         context.getBean(JpaStorageSettings.class),
         context.getBean(ISearchParamRegistry.class),
         context.getBean(IValidationSupport.class)));
+    BearerTokenAuthorization.registerIfConfigured(fhir); // only with her2.auth.* properties
     Server jetty = new Server(new InetSocketAddress("127.0.0.1", port));
     ServletContextHandler handler = new ServletContextHandler();
     handler.setContextPath("/");
