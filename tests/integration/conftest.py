@@ -25,8 +25,13 @@ from service.api import create_app
 from service.settings import Settings
 from tests.builders import BREAST, specimen
 from tests.integration.fhir_server import RUN, Fhir
-from tests.integration.hapi import fhir_server
-from tests.integration.keycloak import ENGINE, SEEDER_CLIENT, SEEDER_SCOPES, Keycloak, keycloak
+from tests.integration.keycloak import (
+    ENGINE,
+    SEEDER_CLIENT,
+    SEEDER_SCOPES,
+    Keycloak,
+    keycloak_and_fhir_server,
+)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -40,17 +45,20 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(scope="session")
-def keycloak_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Keycloak]:
-    with keycloak(tmp_path_factory.mktemp("keycloak")) as server:
-        yield server
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Keycloak, str]]:
+    """Keycloak and the HAPI server that requires its tokens (started side by side)."""
+    with keycloak_and_fhir_server(tmp_path_factory.mktemp("servers")) as pair:
+        yield pair
 
 
 @pytest.fixture(scope="session")
-def fhir_base_url(
-    tmp_path_factory: pytest.TempPathFactory, keycloak_server: Keycloak
-) -> Iterator[str]:
-    with fhir_server(tmp_path_factory.mktemp("hapi"), keycloak_server.hapi_auth()) as base_url:
-        yield base_url
+def keycloak_server(servers: tuple[Keycloak, str]) -> Keycloak:
+    return servers[0]
+
+
+@pytest.fixture(scope="session")
+def fhir_base_url(servers: tuple[Keycloak, str]) -> str:
+    return servers[1]
 
 
 @pytest.fixture(scope="session")

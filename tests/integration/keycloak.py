@@ -39,6 +39,7 @@ import tarfile
 import tempfile
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,7 +51,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from service.clients.keys import SigningKey, load_signing_key
 from service.clients.smart import SmartBackendTokens
 from service.settings import AuthSettings, SmartBackendSettings
-from tests.integration.hapi import HapiAuth, free_port
+from tests.integration.hapi import HapiAuth, fhir_server, free_port
 
 VERSION = "26.7.3"
 ARTIFACT = f"org.keycloak:keycloak-quarkus-dist:{VERSION}:tar.gz"
@@ -97,13 +98,14 @@ def _locked(path: Path) -> Iterator[None]:
 
 
 def distribution() -> Path:
-    """The unpacked Keycloak server, downloaded with Maven on first use."""
+    """The unpacked Keycloak server, downloaded with Maven on first use (call under the lock)."""
     home = cache_root() / f"keycloak-{VERSION}"
     if (home / "bin" / "kc.sh").is_file():
         return home
     mvn = shutil.which("mvn")
     if mvn is None or shutil.which("java") is None:
         raise KeycloakUnavailable("Java and Maven are needed to download Keycloak")
+    home.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=home.parent) as tmp:
         done = subprocess.run(
             [
@@ -233,8 +235,8 @@ class Keycloak:
     def start(self) -> Keycloak:
         """Start on a copy of the cached realm database (importing it first if needed)."""
         started = time.monotonic()
-        home = distribution()
         with _locked(cache_root() / "keycloak.lock"):
+            home = distribution()
             if not (self.seed / "imported").is_file():
                 self.cold = True
                 self._import(home)
@@ -381,6 +383,28 @@ def keycloak(work_dir: Path) -> Iterator[Keycloak]:
     try:
         yield server.start()
     finally:
+        server.stop()
+
+
+@contextlib.contextmanager
+def keycloak_and_fhir_server(work_dir: Path) -> Iterator[tuple[Keycloak, str]]:
+    """Keycloak and a HAPI server requiring its tokens, started side by side.
+
+    HAPI needs only Keycloak's URLs (its ports are chosen before the start) and fetches
+    the keys on the first token, so the two JVMs start at the same time.
+    """
+    server = Keycloak(work_dir / "keycloak")
+    (work_dir / "hapi").mkdir(parents=True, exist_ok=True)
+    pool = ThreadPoolExecutor(1)
+    starting = pool.submit(server.start)
+    try:
+        with fhir_server(work_dir / "hapi", server.hapi_auth()) as base_url:
+            starting.result()
+            yield server, base_url
+    finally:
+        with contextlib.suppress(Exception):
+            starting.result()
+        pool.shutdown()
         server.stop()
 
 

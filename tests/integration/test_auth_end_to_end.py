@@ -145,19 +145,21 @@ def test_expired_tokens_are_refused_by_hapi_and_by_the_service(
     assert claims["exp"] - claims["iat"] == 2
     headers = {"Authorization": f"Bearer {token}"}
     hapi = f"{fhir.base_url}/Observation?subject=Patient/{patient_id}"
-    static = service_factory(caller=None, fhir_smart=None, fhir_token=token)
-    # Accepted while valid, by both ...
+    service = service_factory(caller=None)
+    # Accepted while valid, by HAPI and by the service (as its caller's token) ...
     assert requests.get(hapi, headers=headers, timeout=30).status_code == 200
-    assert call(static, patient_id, PERSIST_FALSE, token=token).status_code == 200
+    assert call(service, patient_id, PERSIST_FALSE, token=token).status_code == 200
     # ... refused by both once expired (beyond each one's clock-skew leeway).
     time.sleep(max(claims["exp"] + max(LEEWAY, HAPI_SKEW) + 1 - time.time(), 0))
     refused = requests.get(hapi, headers=headers, timeout=30)
     assert refused.status_code == 401
     assert 'error="invalid_token"' in refused.headers["WWW-Authenticate"]
-    caller_refused = call(static, patient_id, PERSIST_FALSE, token=token)
+    caller_refused = call(service, patient_id, PERSIST_FALSE, token=token)
     assert caller_refused.status_code == 401
     assert 'error="invalid_token"' in caller_refused.headers["WWW-Authenticate"]
-    # The service holding an expired static token for HAPI (valid caller): 502, named.
+    # A service holding it as its (static) token for HAPI, called with a valid token:
+    # HAPI's 401 is answered 502, naming the failure.
+    static = service_factory(caller=None, fhir_smart=None, fhir_token=token)
     engine = keycloak_server.token(*ENGINE)
     diagnostics = assert_security_502(call(static, patient_id, PERSIST_FALSE, token=engine))
     assert "401" in diagnostics[0]

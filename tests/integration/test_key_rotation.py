@@ -19,25 +19,21 @@ from service.auth import JwksKeys
 from service.settings import Settings
 from tests.builders import BREAST, LOINC, concept, observation, specimen
 from tests.integration.fhir_server import RUN, Fhir
-from tests.integration.hapi import fhir_server
-from tests.integration.keycloak import ENGINE, SEEDER_CLIENT, SEEDER_SCOPES, Keycloak, keycloak
+from tests.integration.keycloak import (
+    ENGINE,
+    SEEDER_CLIENT,
+    SEEDER_SCOPES,
+    Keycloak,
+    keycloak_and_fhir_server,
+)
 
 OP = "/fhir/Patient/{}/$her2-status"
 
 
 @pytest.fixture(scope="module")
-def rotating_keycloak(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Keycloak]:
-    with keycloak(tmp_path_factory.mktemp("keycloak-rotation")) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def hapi_url(
-    tmp_path_factory: pytest.TempPathFactory, rotating_keycloak: Keycloak
-) -> Iterator[str]:
-    auth = rotating_keycloak.hapi_auth()
-    with fhir_server(tmp_path_factory.mktemp("hapi-rotation"), auth) as base_url:
-        yield base_url
+def rotation_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Keycloak, str]]:
+    with keycloak_and_fhir_server(tmp_path_factory.mktemp("rotation")) as pair:
+        yield pair
 
 
 def kid(token: str) -> str:
@@ -49,9 +45,9 @@ def bearer(token: str) -> dict[str, str]:
 
 
 def test_after_rotation_the_service_and_hapi_accept_the_new_key(
-    rotating_keycloak: Keycloak, hapi_url: str, tmp_path: Path
+    rotation_servers: tuple[Keycloak, str], tmp_path: Path
 ) -> None:
-    kc = rotating_keycloak
+    kc, hapi_url = rotation_servers
     fhir = Fhir(hapi_url, kc.tokens(SEEDER_CLIENT, SEEDER_SCOPES))
     pid = f"h2-{RUN}-rotation"
     fhir.put({"resourceType": "Patient", "id": pid})
