@@ -170,6 +170,7 @@ public final class HapiTestServer {
         context.getBean(JpaStorageSettings.class),
         context.getBean(ISearchParamRegistry.class),
         context.getBean(IValidationSupport.class)));
+    BearerTokenAuthorization.registerIfConfigured(fhir); // only with her2.auth.* properties
     return fhir;
   }
 
