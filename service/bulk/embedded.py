@@ -39,14 +39,14 @@ def _map(
         for item in items:
             counts = function(*item)
             total.update(counts)
-            progress.advance(counts.get("patients", 0))
+            progress.advance(counts.get(progress.unit, 0))
         return total
     with ProcessPoolExecutor(max_workers=workers) as pool:
         futures = [pool.submit(function, *item) for item in items]
         for future in futures:
             counts = future.result()
             total.update(counts)
-            progress.advance(counts.get("patients", 0))
+            progress.advance(counts.get(progress.unit, 0))
     return total
 
 
@@ -60,7 +60,7 @@ def run_embedded(
     tty: bool | None = None,
 ) -> tuple[Counter[str], Counter[str]]:
     """Run both passes; return the first pass's and the second pass's counts."""
-    reading = Progress("reading", len(chunks), tty=tty)
+    reading = Progress("reading", len(chunks), "lines", tty=tty)
     try:
         inputs = _map(
             workers,

@@ -14,17 +14,19 @@ LOG = logging.getLogger("her2.bulk")
 
 
 class Progress:
-    """Counts finished units (chunks, partitions) and the patients they held."""
+    """Counts finished units (chunks, partitions) and what they held (lines, patients)."""
 
     def __init__(
         self,
         label: str,
         total: int,
+        unit: str = "patients",
         stream: TextIO | None = None,
         interval: float = 10.0,
         tty: bool | None = None,
     ) -> None:
         self.label = label
+        self.unit = unit
         self.total = total
         self.done = 0
         self.patients = 0
@@ -39,13 +41,13 @@ class Progress:
             self.bar = tqdm(total=total, desc=label, unit="part", file=stream, leave=True)
 
     def advance(self, patients: int = 0) -> None:
-        """One unit finished, holding ``patients`` patients."""
+        """One unit finished, holding ``patients`` items (patients, or lines)."""
         self.done += 1
         self.patients += patients
         elapsed = max(time.monotonic() - self.started, 1e-9)
         rate = self.patients / elapsed
         if self.bar is not None:
-            self.bar.set_postfix_str(f"{self.patients} patients, {rate:,.0f} patients/s")
+            self.bar.set_postfix_str(f"{self.patients} {self.unit}, {rate:,.0f} {self.unit}/s")
             self.bar.update(1)
             return
         now = time.monotonic()
@@ -53,12 +55,14 @@ class Progress:
             self.last_log = now
             left = elapsed / self.done * (self.total - self.done)
             LOG.info(
-                "%s: %d/%d done, %d patients, %.0f patients/s, about %.0f s left",
+                "%s: %d/%d done, %d %s, %.0f %s/s, about %.0f s left",
                 self.label,
                 self.done,
                 self.total,
                 self.patients,
+                self.unit,
                 rate,
+                self.unit,
                 left,
             )
 
