@@ -12,17 +12,19 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import zlib
 from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from service.bulk.source import Chunk, read_lines
 from service.fhir import jsonio
-from service.fhir.projection import RESOURCE_TYPES, patient_of, project, resource_type
+from service.fhir.projection import RESOURCE_TYPES, has_code, patient_of, project, resource_type
 
 SEP = "\t"
 
@@ -45,17 +47,37 @@ class Parsed:
     reason: str | None = None
 
 
+@lru_cache(maxsize=8)
+def _code_pattern(codes: frozenset[tuple[str, str]]) -> re.Pattern[str]:
+    return re.compile("|".join(sorted({re.escape(code) for _, code in codes})))
+
+
+def _mentions(codes: Collection[tuple[str, str]], raw: bytes | str) -> bool:
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+    return _code_pattern(frozenset(codes)).search(text) is not None
+
+
 def parse_line(raw: bytes | str, codes: Collection[tuple[str, str]]) -> Parsed:
     """Parse, project and key one NDJSON line."""
+    try:
+        # A first, plain parse in C decides what to keep: most lines of an export are
+        # dropped, and only a kept one needs the strict parse with exact decimals.
+        first = json.loads(raw)
+    except (ValueError, RecursionError):
+        first = None
+    kind = resource_type(first)
+    if kind is not None and kind not in RESOURCE_TYPES:
+        return Parsed("dropped")
+    if kind == "Observation" and not has_code(first, codes) and not _mentions(codes, raw):
+        # Safe without the strict parse: no recognised code appears anywhere in the
+        # line, so not even a repeated key could make it a HER2 input.
+        return Parsed("dropped")
     try:
         record = jsonio.loads(raw)
     except jsonio.JsonError as exc:
         return Parsed("malformed", reason=exc.reason)
-    kind = resource_type(record)
-    if kind is None:
+    if resource_type(record) is None:
         return Parsed("malformed", reason="The line is not a FHIR resource.")
-    if kind not in RESOURCE_TYPES:
-        return Parsed("dropped")
     projected = project(record, codes)
     if projected is None:
         return Parsed("dropped")

@@ -71,13 +71,32 @@ def test_the_patient_a_record_belongs_to(record: dict[str, Any], expected: str |
 
 @pytest.mark.parametrize(
     "line",
-    [b"{not json", b'{"resourceType": "Observation", "id": "a", "id": "b"}', b"[1, 2]", b"\xff"],
+    [
+        b"{not json",
+        b'{"resourceType": "Observation", "code": {"coding": [{"system": "http://loinc.org", '
+        b'"code": "18474-7"}]}, "id": "a", "id": "b"}',
+        b'{"resourceType": "Patient", "id": "a", "id": "b"}',
+        b"[1, 2]",
+        b"\xff",
+    ],
 )
 def test_a_malformed_line_is_reported_without_its_content(line: bytes) -> None:
     parsed = parse_line(line, CODES)
     assert parsed.outcome == "malformed"
     assert parsed.reason
     assert line.decode("utf-8", "replace") not in parsed.reason
+
+
+def test_a_repeated_key_hiding_a_her2_code_is_malformed_not_dropped() -> None:
+    hidden = (
+        b'{"resourceType": "Observation", "code": {"coding": [{"system": "http://loinc.org", '
+        b'"code": "18474-7"}]}, "code": {"coding": [{"system": "http://loinc.org", '
+        b'"code": "16112-5"}]}, "subject": {"reference": "Patient/p1"}}'
+    )
+    assert parse_line(hidden, CODES).outcome == "malformed"
+    # Without any recognised code in the line, a repeated key cannot matter: dropped.
+    noise = b'{"resourceType": "Observation", "id": "a", "id": "b"}'
+    assert parse_line(noise, CODES).outcome == "dropped"
 
 
 def test_decimals_survive_projection_exactly() -> None:
