@@ -13,6 +13,7 @@ from collections.abc import Callable
 from flask import Flask
 
 from service.api import audit, errors, logs, metrics, routes
+from service.api.cds_hooks import blueprint as cds_hooks_blueprint
 from service.api.context import Context
 from service.app.locks import Locks
 from service.app.store import Store
@@ -108,6 +109,7 @@ def create_app(
     errors.register(app)
     app.register_blueprint(routes.fhir_blueprint(settings.base_path))
     app.register_blueprint(routes.ops_blueprint(settings.base_path))
+    app.register_blueprint(cds_hooks_blueprint(settings.cds))
     # The first fhir.resources validation builds its models lazily (~120 ms):
     # pay that at start, not on the first request.
     application.derive(jsonio.loads(_WARM_UP), dt.datetime.now(dt.UTC))
