@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +14,11 @@ from service.app.rederive import RederivePatient
 from service.bulk.run import BulkOptions, run
 from service.bulk.writeback import WriteBack
 from service.fhir import jsonio
+from service.fhir.issues import outcome_resource
 from service.settings import DerivationSettings, Settings
 from tests.builders import NOW
 from tests.builders.bulk import export_resources
+from tests.builders.fhir import ihc
 
 BASE = "http://memory.test/fhir"
 
@@ -68,6 +71,44 @@ def test_every_status_equals_the_stateless_operations_answer_for_that_patient(
                 operation[resource["identifier"][0]["value"]] = _comparable(resource)
     assert len(bulk) > 50
     assert bulk == operation
+
+
+def _issues(outcome: dict[str, Any]) -> list[Any]:
+    """The issues without their location (entry indexes differ between the two Bundles)."""
+    return sorted(
+        json.dumps({k: v for k, v in issue.items() if k != "expression"}, sort_keys=True)
+        for issue in outcome["issue"]
+    )
+
+
+def test_each_patients_issues_are_those_of_the_patient_operation(
+    export_dir: Path, tmp_path: Path
+) -> None:
+    source = tmp_path / "export"
+    shutil.copytree(export_dir, source)
+    # A patient whose only HER2 result cannot be read: an IHC with a boolean value.
+    broken = [
+        {"resourceType": "Patient", "id": "broken1"},
+        ihc("broken1-ihc", subject="Patient/broken1", valueBoolean=True),
+    ]
+    (source / "Extra.ndjson").write_text("".join(jsonio.dumps(r) + "\n" for r in broken))
+    result = _bulk(source, tmp_path / "out")
+    store = _seeded_store(source)
+    operation = RederivePatient(store, FileLocks(tmp_path / "locks"), DerivationSettings())
+    expected: dict[str, tuple[bool, list[Any]]] = {}
+    for patient in export_resources(source):
+        answer = operation(patient, False, NOW)
+        if answer.issues:
+            failed = any(i.severity.value == "error" for i in answer.issues)
+            expected[patient] = (failed, _issues(outcome_resource(answer.issues)))
+    reported = {
+        entry["patient"]: (entry["failed"], _issues(entry["outcome"]))
+        for line in (tmp_path / "out" / "errors.ndjson").read_text().splitlines()
+        if (entry := json.loads(line))["kind"] == "patient"
+    }
+    assert reported == expected
+    assert sum(failed for failed, _ in reported.values()) == result.summary["patients"]["failed"]
+    assert reported["broken1"][0] is True
 
 
 def _seeded_store(export_dir: Path) -> MemoryStore:
