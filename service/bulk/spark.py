@@ -46,7 +46,9 @@ def session(master: str | None) -> Any:
     os.environ["PYTHONPATH"] = root if not path else f"{root}{os.pathsep}{path}"
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder.master(master).appName("her2-status-bulk")
-    builder = builder.config("spark.ui.showConsoleProgress", "false")
+    # Spark's own progress bar on a terminal (stages and tasks), nothing otherwise.
+    tty = "true" if sys.stderr.isatty() else "false"
+    builder = builder.config("spark.ui.showConsoleProgress", tty)
     builder = builder.config("spark.executorEnv.PYTHONPATH", os.environ["PYTHONPATH"])
     if master.startswith("local"):
         os.environ["SPARK_LOCAL_IP"] = "127.0.0.1"
