@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from service.bootstrap import bootstrap
+from service.bulk import cli as bulk_cli
 from service.fhir import jsonio
 from service.fhir.codes import CodeMap, CodeMapError
 from service.fhir.envelope import EnvelopeError
@@ -247,6 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Print the public JWK Set of HER2_FHIR_PRIVATE_KEY (with HER2_FHIR_KEY_ID) "
         "for registering the service as a backend client at the EHR; never the private key.",
     )
+    bulk_cli.add_parser(commands)
     return parser
 
 
@@ -258,6 +260,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         return _serve_command(args)
     if args.command == "jwks":
         return _jwks_command(stream)
+    if args.command == "bulk":
+        return bulk_cli.command(args, stream)
     if args.command == "derive":
         try:
             return _derive_command(args, stream)

@@ -95,10 +95,13 @@ def default_lock_dir(environ: Mapping[str, str]) -> Path:
     return base / "her2-status" / "locks"
 
 
+# What write-back reads and writes (service/app/fhir_store.py): it also searches Lists,
+# reads Provenances and the Device, so each written type needs ``.rs`` besides ``.cu``
+# (a server enforcing scopes refuses the call otherwise: tests/integration).
 DEFAULT_SMART_SCOPES = (
     "system/Observation.rs system/Observation.cu system/DiagnosticReport.rs "
-    "system/Specimen.rs system/Condition.rs system/List.cu system/Provenance.cu "
-    "system/Device.cu"
+    "system/Specimen.rs system/Condition.rs system/List.rs system/List.cu "
+    "system/Provenance.rs system/Provenance.cu system/Device.rs system/Device.cu"
 )
 FHIR_AUTH_MODES = ("none", "static", "smart-backend")
 

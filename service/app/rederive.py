@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from service.app.auditing import audit_entry
-from service.app.derivation import Derivation, GroupOutput, derive
+from service.app.derivation import Derivation, GroupOutput
 from service.app.locks import Locks
+from service.app.patient import derive_patient
 from service.app.planning import (
     Snapshot,
     may_be_unchanged,
@@ -97,16 +98,8 @@ class RederivePatient:
     def derive(self, patient_id: str, now: dt.datetime) -> tuple[dict[str, Any], Derivation]:
         """Fetch a patient's inputs and derive (nothing is written)."""
         payload = self.store.patient_inputs(patient_id, self.settings.code_map.kinds.keys())
-        # The patient's data comes from the EHR, not from the caller: no request caps,
-        # but the answer's issues are capped like any other answer.
-        derivation = derive(
-            payload,
-            now,
-            self.settings.code_map,
-            self.settings.grouping_window,
-            max_issues=self.max_issues,
-        )
-        return payload, derivation
+        # One function per patient, shared with the bulk job (service/bulk).
+        return payload, derive_patient(payload, now, self.settings, self.max_issues)
 
     def _ensure_device(self, ruleset: RuleSet) -> int:
         """Write the service's Device when the store lacks it; return how many writes (0/1).

@@ -9,7 +9,11 @@
     ├── FhirAuthFailed              outbound SMART authorization failed (API: 502)
     │   ├── FhirAuthRefused         the token endpoint refused our credentials (4xx)
     │   ├── FhirAuthInvalidAnswer   no usable token endpoint or token in an answer
-    │   └── FhirTokenRejected       the FHIR server answered 401 to a renewed token
+    │   ├── FhirTokenRejected       the FHIR server answered 401 to a renewed token
+    │   ├── FhirUnauthorized        401 to a token that cannot be renewed (static; also a
+    │   │                           FhirRequestRejected)
+    │   └── FhirForbidden           403: the token does not grant the request (also a
+    │                               FhirRequestRejected)
     ├── FhirTimeout                 connect/read timeout after retries, or 504 (API: 504)
     ├── FhirServerError             5xx, or an answer that is not FHIR JSON (API: 502)
     ├── FhirForeignLink             a next link to another origin: not followed (API: 502)
@@ -141,6 +145,21 @@ class FhirRequestRejected(FhirClientError):
     public_message = "The FHIR server rejected the request."
 
 
+class FhirUnauthorized(FhirAuthFailed, FhirRequestRejected):
+    """The FHIR server answered 401 to a token that cannot be renewed (``static``)."""
+
+    public_message = "The FHIR server refused the service's access token (401)."
+
+
+class FhirForbidden(FhirAuthFailed, FhirRequestRejected):
+    """The FHIR server answered 403: the service's token does not grant the request."""
+
+    public_message = (
+        "The FHIR server refused the request (403): the service's access token does not "
+        "grant it (see HER2_FHIR_SCOPES and the service's registration at the EHR)."
+    )
+
+
 class FhirNotFound(FhirRequestRejected):
     """The resource does not exist (404/410)."""
 
@@ -199,6 +218,10 @@ def error_for(status: int, body: Any, retry_after: str | None = None) -> FhirCli
         return None
     issues = upstream_issues(body)
     args = (f"HTTP {status}", status, issues, retry_after)
+    if status == 401:
+        return FhirUnauthorized(*args)
+    if status == 403:
+        return FhirForbidden(*args)
     if status in (404, 410):
         return FhirNotFound(*args)
     if status == 409:

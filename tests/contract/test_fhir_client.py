@@ -12,6 +12,7 @@ import responses
 
 from service.clients.errors import (
     FhirClientError,
+    FhirForbidden,
     FhirForeignLink,
     FhirNotFound,
     FhirPreconditionFailed,
@@ -20,6 +21,7 @@ from service.clients.errors import (
     FhirServerUnavailable,
     FhirTimeout,
     FhirTooManyMatches,
+    FhirUnauthorized,
 )
 from service.clients.fhir import FhirClient
 from tests.builders import outcome, searchset
@@ -35,8 +37,8 @@ def client(**kw: Any) -> FhirClient:
     ("status", "error"),
     [
         (400, FhirRequestRejected),
-        (401, FhirRequestRejected),
-        (403, FhirRequestRejected),
+        (401, FhirUnauthorized),
+        (403, FhirForbidden),
         (404, FhirNotFound),
         (410, FhirNotFound),
         (412, FhirPreconditionFailed),

@@ -1,4 +1,10 @@
-"""A real FHIR server for the integration tests: HAPI on loopback, or FHIR_BASE_URL.
+"""Real servers for the integration tests: Keycloak, and HAPI on loopback (or FHIR_BASE_URL).
+
+Authenticated end to end: Keycloak (``tests/integration/keycloak.py``) issues every
+token; the HAPI server requires its tokens (audience ``FHIR_AUDIENCE``); the service
+gets its own from Keycloak with ``private_key_jwt`` (``HER2_FHIR_AUTH=smart-backend``)
+and checks its callers' (``HER2_AUTH_*`` pointing at Keycloak); ``service_factory``'s
+clients call it with the token of the ``integration-engine`` client unless told otherwise.
 
 With ``FHIR_BASE_URL`` set (e.g. a public HAPI sandbox), the same tests run against
 that server instead; every resource they write uses synthetic data, ids and
@@ -16,10 +22,16 @@ import pytest
 from flask.testing import FlaskClient
 
 from service.api import create_app
-from service.settings import AuthSettings, Settings
+from service.settings import Settings
 from tests.builders import BREAST, specimen
 from tests.integration.fhir_server import RUN, Fhir
-from tests.integration.hapi import fhir_server
+from tests.integration.keycloak import (
+    ENGINE,
+    SEEDER_CLIENT,
+    SEEDER_SCOPES,
+    Keycloak,
+    keycloak_and_fhir_server,
+)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -33,14 +45,25 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(scope="session")
-def fhir_base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with fhir_server(tmp_path_factory.mktemp("hapi")) as base_url:
-        yield base_url
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Keycloak, str]]:
+    """Keycloak and the HAPI server that requires its tokens (started side by side)."""
+    with keycloak_and_fhir_server(tmp_path_factory.mktemp("servers")) as pair:
+        yield pair
 
 
 @pytest.fixture(scope="session")
-def fhir(fhir_base_url: str) -> Fhir:
-    return Fhir(fhir_base_url)
+def keycloak_server(servers: tuple[Keycloak, str]) -> Keycloak:
+    return servers[0]
+
+
+@pytest.fixture(scope="session")
+def fhir_base_url(servers: tuple[Keycloak, str]) -> str:
+    return servers[1]
+
+
+@pytest.fixture(scope="session")
+def fhir(fhir_base_url: str, keycloak_server: Keycloak) -> Fhir:
+    return Fhir(fhir_base_url, keycloak_server.tokens(SEEDER_CLIENT, SEEDER_SCOPES))
 
 
 _COUNTER = itertools.count(1)
@@ -56,11 +79,27 @@ def patient_id(fhir: Fhir) -> str:
 
 
 @pytest.fixture
-def service_factory(fhir_base_url: str, tmp_path: Path) -> Callable[..., FlaskClient]:
-    def make(**overrides: Any) -> FlaskClient:
+def service_factory(
+    fhir_base_url: str, keycloak_server: Keycloak, tmp_path: Path
+) -> Callable[..., FlaskClient]:
+    """Services on the session's HAPI, their clients calling with a Keycloak token.
+
+    ``caller`` (a client id and its scopes, default ``ENGINE``; None: no token) says
+    whose token the client sends; other keywords override ``Settings`` fields.
+    """
+    callers: dict[tuple[str, str], Any] = {}
+
+    def make(caller: tuple[str, str] | None = ENGINE, **overrides: Any) -> FlaskClient:
         overrides.setdefault("fhir_base_url", fhir_base_url)
-        overrides.setdefault("auth", AuthSettings.off())
+        overrides.setdefault("fhir_smart", keycloak_server.service_smart())
+        overrides.setdefault("auth", keycloak_server.service_auth())
         settings = Settings(lock_dir=tmp_path / "locks", **overrides)
-        return create_app(settings).test_client()
+        client = create_app(settings).test_client()
+        if caller is not None:
+            if caller not in callers:
+                callers[caller] = keycloak_server.tokens(*caller)
+            token = callers[caller].token()
+            client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+        return client
 
     return make

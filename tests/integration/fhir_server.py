@@ -1,7 +1,9 @@
 """Direct access to the integration tests' FHIR server, for seeding and checking.
 
 Every resource written is tagged ``RUN_TAG``, unique to the test run, so that a run
-against a shared sandbox (``FHIR_BASE_URL``) can be told apart and cleaned up.
+against a shared sandbox (``FHIR_BASE_URL``) can be told apart and cleaned up.  With a
+token source (the tests' own Keycloak client), every request carries its bearer token;
+a 401 renews the token once and repeats the request.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from typing import Any
 
 import requests
 
+from service.clients.fhir import TokenSource
 from service.fhir import jsonio
 
 RUN = uuid.uuid4().hex[:8]
@@ -20,21 +23,36 @@ RUN_TAG = {"system": "https://her2-status.org/fhir/sid/test-run", "code": RUN}
 class Fhir:
     """Minimal direct access to the test server, for seeding and checking."""
 
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str, tokens: TokenSource | None = None) -> None:
         self.base_url = base_url
+        self.tokens = tokens
         self.session = requests.Session()
         self.session.headers["Content-Type"] = "application/fhir+json"
+
+    def request(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+        """One request, with the bearer token (renewed once after a 401)."""
+        kwargs.setdefault("timeout", 60)
+        if self.tokens is None:
+            return self.session.request(method, url, **kwargs)
+        token = self.tokens.token()
+        headers = {"Authorization": f"Bearer {token}"}
+        response = self.session.request(method, url, headers=headers, **kwargs)
+        if response.status_code == 401:
+            self.tokens.renew(token)
+            headers = {"Authorization": f"Bearer {self.tokens.token()}"}
+            response = self.session.request(method, url, headers=headers, **kwargs)
+        return response
 
     def put(self, resource: dict[str, Any]) -> dict[str, Any]:
         resource = {**resource, "meta": {"tag": [RUN_TAG]}}
         url = f"{self.base_url}/{resource['resourceType']}/{resource['id']}"
-        response = self.session.put(url, data=jsonio.dumps(resource), timeout=60)
+        response = self.request("PUT", url, data=jsonio.dumps(resource))
         assert response.status_code in (200, 201), response.text
         result: dict[str, Any] = jsonio.loads(response.content)
         return result
 
     def get(self, path: str, **params: str) -> dict[str, Any]:
-        response = self.session.get(f"{self.base_url}/{path}", params=params, timeout=60)
+        response = self.request("GET", f"{self.base_url}/{path}", params=params)
         assert response.status_code == 200, response.text
         result: dict[str, Any] = jsonio.loads(response.content)
         return result

@@ -5,6 +5,10 @@ wired by one small Java class (no packaged HAPI server war is published there). 
 build is cached in ``tests/hapi_server/target`` by a hash of the sources, Maven's
 downloads in ``~/.m2``.  Each start gets a free port and fresh in-memory storage.
 
+With ``auth`` (``HapiAuth``), the server requires bearer tokens of that issuer
+(``BearerTokenAuthorization.java``: signature by the issuer's JWKS, ``iss``, ``aud``,
+``exp``, SMART scopes as allow rules) and serves ``.well-known/smart-configuration``.
+
 Also a command for developers: ``python -m tests.integration.hapi`` starts one and
 prints its base URL until interrupted.
 """
@@ -19,6 +23,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import requests
@@ -38,14 +43,56 @@ def build() -> str:
     return java_classpath(PROJECT, HapiUnavailable, "the HAPI test server")
 
 
+@dataclass(frozen=True)
+class HapiAuth:
+    """Bearer tokens the server requires (its ``her2.auth.*`` system properties).
+
+    Attributes:
+        issuer: the expected ``iss``.
+        jwks_url: the issuer's signing keys.
+        audience: the expected ``aud``.
+        token_url: announced in ``[base]/.well-known/smart-configuration``.
+        jwks_ttl_millis: how long the key set is cached (short in tests, so that a
+            key disabled at the issuer stops verifying within seconds).
+        jwks_refetch_millis: the shortest interval between two fetches of the key set.
+        clock_skew_seconds: the leeway on ``exp`` (short, so expiry tests wait little).
+    """
+
+    issuer: str
+    jwks_url: str
+    audience: str
+    token_url: str | None = None
+    jwks_ttl_millis: int = 5000
+    jwks_refetch_millis: int = 500
+    clock_skew_seconds: int = 2
+
+    def properties(self) -> list[str]:
+        """The ``-D`` options of the Java command."""
+        values = {
+            "issuer": self.issuer,
+            "jwksUrl": self.jwks_url,
+            "audience": self.audience,
+            "tokenUrl": self.token_url,
+            "jwksTtlMillis": self.jwks_ttl_millis,
+            "jwksRefetchMillis": self.jwks_refetch_millis,
+            "clockSkewSeconds": self.clock_skew_seconds,
+        }
+        return [f"-Dher2.auth.{k}={v}" for k, v in values.items() if v is not None]
+
+
 @contextmanager
-def fhir_server(log_dir: Path) -> Iterator[str]:
-    """The base URL of ``FHIR_BASE_URL`` when set, else of a fresh HAPI server (stopped after)."""
+def fhir_server(log_dir: Path, auth: HapiAuth | None = None) -> Iterator[str]:
+    """The base URL of ``FHIR_BASE_URL`` when set, else of a fresh HAPI server (stopped after).
+
+    Args:
+        log_dir: where the server's log goes.
+        auth: bearer tokens the fresh server requires (None: an open server).
+    """
     external = os.environ.get("FHIR_BASE_URL")
     if external:
         yield external.rstrip("/")
         return
-    server = HapiServer(log_dir / "hapi.log").start()
+    server = HapiServer(log_dir / "hapi.log", auth).start()
     try:
         yield server.base_url
     finally:
@@ -63,7 +110,8 @@ def free_port() -> int:
 class HapiServer:
     """One running HAPI server."""
 
-    def __init__(self, log_path: Path) -> None:
+    def __init__(self, log_path: Path, auth: HapiAuth | None = None) -> None:
+        self.auth = auth
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}/fhir"
         self.log_path = log_path
@@ -78,6 +126,7 @@ class HapiServer:
                     "java",
                     "-Xmx1g",
                     "-XX:+UseSerialGC",
+                    *(self.auth.properties() if self.auth else []),
                     "-cp",
                     classpath,
                     "org.her2status.hapi.HapiTestServer",

@@ -9,9 +9,11 @@ from typing import Any
 from flask.testing import FlaskClient
 
 from service.fhir.codes import SID_STATUS, SID_THERAPY_LIST
+from service.settings import DEFAULT_SMART_SCOPES
 from tests.builders import LOINC, concept, observation, quantity, specimen
 from tests.integration.fhir_server import Fhir
 from tests.integration.hapi import free_port
+from tests.integration.keycloak import SERVICE_CLIENT, Keycloak
 
 OP = "/fhir/Patient/{}/$her2-status"
 
@@ -257,10 +259,16 @@ def test_unreachable_server_is_503_and_writes_nothing(
 
 
 def test_timeout_is_504_and_writes_nothing(
-    fhir: Fhir, patient_id: str, service_factory: Callable[..., FlaskClient]
+    fhir: Fhir,
+    patient_id: str,
+    service_factory: Callable[..., FlaskClient],
+    keycloak_server: Keycloak,
 ) -> None:
     fhir.put(ihc(patient_id, "LA11843-2"))
-    service = service_factory(read_timeout=0.000_001, retries=0)
+    # A token obtained beforehand (HER2_FHIR_AUTH=static): with smart-backend the
+    # token request itself would time out first (503, the authorization server).
+    token = keycloak_server.token(SERVICE_CLIENT, DEFAULT_SMART_SCOPES)
+    service = service_factory(fhir_smart=None, fhir_token=token, read_timeout=0.000_001, retries=0)
     response = service.post(OP.format(patient_id))
     assert response.status_code == 504
     assert response.json["resourceType"] == "OperationOutcome"  # type: ignore[index]

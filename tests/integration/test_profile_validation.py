@@ -48,8 +48,8 @@ def guide(fhir: Fhir) -> Fhir:
 def validate(fhir: Fhir, resource: dict[str, Any], profile: str) -> list[dict[str, Any]]:
     """The error/fatal issues that count under the offline terminology policy."""
     url = f"{fhir.base_url}/{resource['resourceType']}/$validate"
-    response = fhir.session.post(
-        url, params={"profile": profile}, data=jsonio.dumps(resource), timeout=120
+    response = fhir.request(
+        "POST", url, params={"profile": profile}, data=jsonio.dumps(resource), timeout=120
     )
     outcome = json.loads(response.text)
     assert outcome["resourceType"] == "OperationOutcome", response.text

@@ -1,5 +1,6 @@
 package org.her2status.hapi;
 
+import java.io.IOException;
 import ca.uhn.fhir.batch2.maintenance.JobMaintenanceServiceImpl;
 import ca.uhn.fhir.context.FhirContext;
 import ca.uhn.fhir.context.support.IValidationSupport;
@@ -153,7 +154,7 @@ public final class HapiTestServer {
   }
 
   /** The FHIR endpoint: HAPI's providers; interceptors are registered here too (before return). */
-  static RestfulServer restfulServer(ApplicationContext context) {
+  static RestfulServer restfulServer(ApplicationContext context) throws IOException {
     RestfulServer fhir = new RestfulServer(context.getBean(FhirContext.class));
     fhir.registerProviders(context.getBean("myResourceProvidersR4", ResourceProviderFactory.class).createProviders());
     fhir.registerProvider(context.getBean(JpaSystemProvider.class));
@@ -170,6 +171,7 @@ public final class HapiTestServer {
         context.getBean(JpaStorageSettings.class),
         context.getBean(ISearchParamRegistry.class),
         context.getBean(IValidationSupport.class)));
+    BearerTokenAuthorization.registerIfConfigured(fhir); // only with her2.auth.* properties
     return fhir;
   }
 
