@@ -19,9 +19,13 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from service.fhir.codes import CodeMap, CodeMapError
+
+if TYPE_CHECKING:
+    from service.event_settings import EventSettings
 
 # timedelta's own limit: a larger window cannot be represented at all.
 MAX_WINDOW_DAYS = dt.timedelta.max.days
@@ -260,6 +264,7 @@ class Settings:
     log_level: str = "INFO"
     limits: Limits = field(default_factory=Limits)
     auth: AuthSettings = field(default_factory=AuthSettings)
+    events: EventSettings | None = None
 
     def insecure_problem(self) -> str | None:
         """Why this configuration must not start (secure by default), or None.
@@ -359,6 +364,7 @@ class Settings:
                 ),
             ),
             auth=auth,
+            events=_events(env, base_url, auth),
         )
         problem = settings.insecure_problem()
         if problem is not None:
@@ -472,3 +478,9 @@ def _auth_settings(env: _Env) -> AuthSettings:
     elif jwks_url is not None or audience is not None or token_url is not None:
         env.problems.append("HER2_AUTH_* variables are set but HER2_AUTH_ISSUER is not")
     return AuthSettings(issuer, jwks_url, audience, token_url)
+
+
+def _events(env: _Env, base_url: str | None, auth: AuthSettings) -> EventSettings | None:
+    from service.event_settings import event_settings  # noqa: PLC0415 (it imports this module)
+
+    return event_settings(env, base_url, auth)
