@@ -103,7 +103,9 @@ class SqliteQueue:
         self.path = directory / FILE_NAME
         self._local = threading.local()
         with self._transaction() as db:
-            db.executescript(_SCHEMA)
+            # One statement at a time: executescript would commit our transaction.
+            for statement in filter(str.strip, _SCHEMA.split(";")):
+                db.execute(statement)
 
     def _connection(self) -> sqlite3.Connection:
         # One connection per thread and process: a connection must not cross a fork.

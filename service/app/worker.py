@@ -220,6 +220,7 @@ class Worker:
     def run(self, stop: threading.Event, threads: int = 1) -> None:
         """Process until ``stop`` is set: ``threads`` loops; the first also catches up."""
         released = self.queue.release_leases()
+        self.queue.heartbeat(self.clock())
         log.info("worker started", extra={"fields": {"threads": threads, "released": released}})
         helpers = [
             threading.Thread(target=self._loop, args=(stop, False), daemon=True)
