@@ -18,8 +18,8 @@ from flask.testing import FlaskClient
 
 from service.api import create_app
 from service.app.locks import FileLocks
-from service.app.memory_store import MemoryStore
 from service.app.memory_queue import MemoryQueue
+from service.app.memory_store import MemoryStore
 from service.app.queue import DELETED, Notice, QueueError, QueueStats
 from service.app.sqlite_queue import SqliteQueue
 from service.event_settings import EventSettings
@@ -36,10 +36,10 @@ CANARY = "CANARY-Zq9x"
 class UntouchableStore(MemoryStore):
     """Any read or write fails the test."""
 
-    def patient_inputs(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    def patient_inputs(self, *_: Any, **__: Any) -> dict[str, Any]:
         raise AssertionError("derived on the request thread")
 
-    def commit(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    def commit(self, *_: Any, **__: Any) -> dict[str, Any]:
         raise AssertionError("written on the request thread")
 
 
@@ -62,7 +62,8 @@ def client(tmp_path: Path) -> FlaskClient:
 
 
 @pytest.fixture
-def queue(tmp_path: Path, client: FlaskClient) -> SqliteQueue:
+def queue(tmp_path: Path, client: FlaskClient) -> SqliteQueue:  # noqa: ARG001
+    # After the app: the app creates the data directory and the file.
     return SqliteQueue(tmp_path / "data")
 
 
@@ -167,7 +168,7 @@ def test_without_the_secret_nothing_is_queued(
         client.delete("/fhir-hook/Observation/ihc-1", headers=headers),
     ):
         assert response.status_code == 401
-        assert response.json["issue"][0]["code"] == "login"
+        assert json.loads(response.data)["issue"][0]["code"] == "login"
         assert CANARY not in response.get_data(as_text=True)
     assert claimed(queue) == []
     assert not queue.take_catchup_request()
@@ -208,7 +209,7 @@ def test_bad_notifications_are_4xx_outcomes_without_request_values(
     method = client.post if path == "/fhir-hook" else client.put
     records: list[logging.LogRecord] = []
     handler = logging.Handler(logging.DEBUG)
-    handler.emit = records.append  # type: ignore[method-assign]
+    handler.emit = records.append  # type: ignore[method-assign,assignment]
     loggers = [logging.getLogger("her2"), logging.getLogger()]
     for logger in loggers:
         logger.addHandler(handler)
@@ -218,7 +219,7 @@ def test_bad_notifications_are_4xx_outcomes_without_request_values(
         for logger in loggers:
             logger.removeHandler(handler)
     assert response.status_code == status
-    assert response.json["resourceType"] == "OperationOutcome"
+    assert json.loads(response.data)["resourceType"] == "OperationOutcome"
     assert CANARY not in response.get_data(as_text=True)
     assert records  # the request's log line at least
     logged = " ".join(f"{r.getMessage()} {getattr(r, 'fields', '')}" for r in records)
@@ -240,10 +241,10 @@ def test_xml_is_refused(client: FlaskClient, queue: SqliteQueue) -> None:
 class BrokenQueue(MemoryQueue):
     """A queue whose storage fails (disk full, file locked too long)."""
 
-    def enqueue(self, notice: Notice, now: float) -> bool:
+    def enqueue(self, notice: Notice, now: float) -> bool:  # noqa: ARG002
         raise QueueError("OperationalError")
 
-    def stats(self, now: float) -> QueueStats:
+    def stats(self, now: float) -> QueueStats:  # noqa: ARG002
         raise QueueError("OperationalError")
 
 
@@ -263,7 +264,7 @@ def test_a_queue_that_cannot_record_answers_503_so_that_the_server_retries(
     assert response.status_code == 503
     assert response.headers["Retry-After"]
     ready = client.get("/readyz")
-    assert (ready.status_code, ready.json["queue"]) == (503, "unavailable")
+    assert (ready.status_code, json.loads(ready.data)["queue"]) == (503, "unavailable")
 
 
 def test_readyz_reports_the_queue_without_patient_data(
@@ -271,7 +272,7 @@ def test_readyz_reports_the_queue_without_patient_data(
 ) -> None:
     put(client, ihc())
     queue.advance_watermark("2026-11-30T10:00:00.000Z")
-    body = client.get("/readyz").json
+    body = json.loads(client.get("/readyz").data)
     assert body["queue"]["depth"] == 1
     assert body["queue"]["parked"] == 0
     assert body["queue"]["oldest_pending_seconds"] >= 0
@@ -285,7 +286,7 @@ def test_without_a_data_dir_there_is_no_hook(tmp_path: Path) -> None:
     app = create_app(settings, store=UntouchableStore(), locks=FileLocks(tmp_path))
     response = app.test_client().put("/fhir-hook/Observation/a", headers=HEADER)
     assert response.status_code == 404
-    assert "queue" not in app.test_client().get("/readyz").json
+    assert "queue" not in json.loads(app.test_client().get("/readyz").data)
 
 
 # --- bearer tokens instead of (or beside) the secret ---------------------------------------

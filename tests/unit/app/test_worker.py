@@ -61,7 +61,7 @@ class Failing:
         self.errors = list(errors)
         self.calls = 0
 
-    def __call__(self, patient_id: str, persist: bool, now: dt.datetime) -> WriteOutcome:
+    def __call__(self, patient_id: str, persist: bool, now: dt.datetime) -> WriteOutcome:  # noqa: ARG002
         self.calls += 1
         if self.errors:
             raise self.errors.pop(0)
@@ -196,6 +196,7 @@ def test_transient_failures_are_retried_with_back_off(
     command = Failing(error, error)
     worker = make_worker(queue, command, clock, policy=Policy(backoff_seconds=5))
     worker.step()
+    assert queue.entries[1].item.reason == reason
     assert not worker.step()  # waiting for the back-off
     clock.now += 5
     worker.step()  # second failure: the delay doubles
@@ -246,7 +247,7 @@ def test_one_log_line_per_item_with_ids_and_outcome_only(
     queue.enqueue(Notice("Observation", "ihc", "1", PATIENT_ID), clock())
     records: list[logging.LogRecord] = []
     handler = logging.Handler()
-    handler.emit = records.append  # type: ignore[method-assign]
+    handler.emit = records.append  # type: ignore[method-assign,assignment]
     logger = logging.getLogger("her2.worker")
     logger.addHandler(handler)
     level = logger.level
@@ -270,7 +271,7 @@ class Feed:
         self.error = error
         self.since: list[str] = []
 
-    def changed_since(self, codes: Any, since: str) -> Any:
+    def changed_since(self, codes: Any, since: str) -> Any:  # noqa: ARG002
         self.since.append(since)
         if self.error is not None:
             raise self.error
