@@ -92,6 +92,8 @@ class Relay:
             for sock in (src, dst):
                 with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
+            # Each socket is the source of exactly one pump, which closes it.
+            src.close()
 
     def freeze(self) -> None:
         """Hold every byte from now on (connections stay open)."""
@@ -156,11 +158,15 @@ class EventService:
             assert self.process is not None
             assert self.process.poll() is None, self.log.read_text()[-4000:]
             try:
-                return requests.get(f"{self.url}/healthz", timeout=1).ok
-            except requests.ConnectionError:
+                return requests.get(f"{self.url}/healthz", timeout=2).ok
+            except requests.RequestException:  # not listening yet, or still warming up
                 return False
 
-        wait_for(healthy, timeout, "the service to start")
+        try:
+            wait_for(healthy, timeout, "the service to start", step=0.2)
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def stop(self) -> None:

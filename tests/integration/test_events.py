@@ -212,8 +212,10 @@ def test_ihc_then_reflex_ish_then_entered_in_error(service: EventService, fhir: 
 
     for resource in ish(pid, "2.5", "5.0", "2.0", status="entered-in-error"):
         fhir.put(resource)
-    again = wait_status(fhir, pid, "amended", "equivocal")
+    # As the Patient-level operation does: back to the IHC 2+ alone, awaiting an ISH.
+    again = wait_status(fhir, pid, "preliminary", "equivocal")
     assert again["id"] == first["id"]
+    assert int(again["meta"]["versionId"]) > int(final["meta"]["versionId"])
     exactly_one_of_each(fhir, pid, with_list=True)
     assert service.ready()["queue"]["parked"] == 0
 
