@@ -79,26 +79,27 @@ class Application:
 def fhir_client(settings: FhirClientSettings) -> FhirClient:
     """A FHIR client from its settings (with SMART Backend Services tokens when configured).
 
-    Raises:
-        KeyFileError: the private key file became unreadable since the start's check.
+    The SMART signing key is read when the first token is needed, not here: a key
+    file that became unreadable since the start's check then fails that request
+    cleanly (503, ``FhirAuthMisconfigured``) instead of a worker's start.
     """
     # Imported here, as the write-back parts below: `derive` must not pay for requests.
     from service.clients.fhir import FhirClient  # noqa: PLC0415
 
     tokens = None
     if settings.smart is not None:
-        from service.clients.keys import load_signing_key  # noqa: PLC0415
         from service.clients.smart import SmartBackendTokens  # noqa: PLC0415
 
         smart = settings.smart
-        tokens = SmartBackendTokens(
+        tokens = SmartBackendTokens.from_file(
             settings.base_url,
             smart.client_id,
-            load_signing_key(smart.private_key, smart.key_id),
+            smart.private_key,
+            smart.key_id,
             smart.scopes,
-            smart.token_url,
-            settings.connect_timeout,
-            settings.read_timeout,
+            token_url=smart.token_url,
+            connect_timeout=settings.connect_timeout,
+            read_timeout=settings.read_timeout,
         )
     return FhirClient(
         settings.base_url,

@@ -187,15 +187,19 @@ def _serve_command(args: argparse.Namespace) -> int:
 
 def _jwks_command(out: TextIO) -> int:
     """Print the public JWK Set of ``HER2_FHIR_PRIVATE_KEY`` (to register the service)."""
-    from service.clients.keys import load_signing_key  # noqa: PLC0415
+    from service.clients.keys import KeyFileError, load_signing_key  # noqa: PLC0415
     from service.settings import SettingsError, smart_backend_settings  # noqa: PLC0415
 
     try:
         smart = smart_backend_settings()
+        key = load_signing_key(smart.private_key, smart.key_id)
     except SettingsError as exc:
         print(f"her2-status: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    key = load_signing_key(smart.private_key, smart.key_id)
+    except KeyFileError as exc:
+        # The file changed since the settings' check: the same one line, no traceback.
+        print(f"her2-status: HER2_FHIR_PRIVATE_KEY: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     dump(key.public_jwks(), out, pretty=True)
     return EXIT_OK
 

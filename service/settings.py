@@ -247,6 +247,8 @@ class Settings:
         auth: inbound bearer tokens. Secure by default: with a FHIR server
             configured, either an issuer or ``AuthSettings.off()`` is required
             (``insecure_problem``).
+        audit: ``log`` (the audit JSON line only) or ``fhir`` (also a FHIR
+            AuditEvent per Patient-level call in the FHIR server; ``HER2_AUDIT``).
     """
 
     fhir_base_url: str | None = None
@@ -264,6 +266,7 @@ class Settings:
     log_level: str = "INFO"
     limits: Limits = field(default_factory=Limits)
     auth: AuthSettings = field(default_factory=AuthSettings)
+    audit: str = "log"
     events: EventSettings | None = None
 
     def insecure_problem(self) -> str | None:
@@ -364,6 +367,7 @@ class Settings:
                 ),
             ),
             auth=auth,
+            audit=_audit_mode(env, base_url),
             events=_events(env, base_url, auth),
         )
         problem = settings.insecure_problem()
@@ -455,6 +459,20 @@ def smart_backend_from(env: _Env, base_url: str | None) -> SmartBackendSettings 
     if client_id is None or key_path is None or key_id is None or not scopes:
         return None
     return SmartBackendSettings(client_id, Path(key_path), key_id, scopes, token_url)
+
+
+AUDIT_MODES = ("log", "fhir")
+
+
+def _audit_mode(env: _Env, base_url: str | None) -> str:
+    """``HER2_AUDIT``: ``log`` (default) or ``fhir`` (needs a FHIR server to write to)."""
+    mode = (env.text("HER2_AUDIT") or "log").lower()
+    if mode not in AUDIT_MODES:
+        env.problems.append("HER2_AUDIT must be log or fhir")
+        return "log"
+    if mode == "fhir" and base_url is None:
+        env.problems.append("HER2_AUDIT=fhir needs HER2_FHIR_BASE_URL")
+    return mode
 
 
 def _auth_settings(env: _Env) -> AuthSettings:

@@ -18,6 +18,7 @@ from service.app.limits import cap_issues
 from service.app.locks import WriteBusy
 from service.clients.errors import (
     FhirAuthFailed,
+    FhirAuthMisconfigured,
     FhirClientError,
     FhirConflict,
     FhirPreconditionFailed,
@@ -60,6 +61,10 @@ def _upstream(exc: FhirClientError) -> tuple[int, str, dict[str, str]]:
     if isinstance(exc, FhirServerUnavailable):
         # Pass on the server's own delay when it named one.
         return 503, "transient", {"Retry-After": exc.retry_after or "30"}
+    if isinstance(exc, FhirAuthMisconfigured):
+        # Our own configuration: unavailable until an operator fixes it (no
+        # Retry-After: retrying alone will not help).
+        return 503, "security", {}
     if isinstance(exc, FhirAuthFailed):
         # The service's own credentials: nothing the caller can change.
         return 502, "security", {}

@@ -108,9 +108,11 @@ def fhir_blueprint(base_path: str) -> Blueprint:
         # The patient id stays out of the request log line (the audit record has it).
         note(persist=persist)
         audit.record(persist=persist)
-        outcome = patients(patient_id, persist, context.now())
+        outcome = patients(patient_id, persist, context.now(), audit.audited_call())
         note(groups=outcome.groups, written=outcome.written)
         audit.record(written=outcome.written)
+        if outcome.audited:
+            audit.record(audit_event="transaction")
         metrics.count_derivations(outcome.results)
         if not outcome.usable and not outcome.written:
             raise ApiError(422, outcome.issues)

@@ -2,8 +2,9 @@
 
 It behaves as the FHIR server does where write-back depends on it: every write
 makes a new ``meta.versionId``; ``PUT Type?identifier=system|value`` updates the
-one match (or creates), honouring ``ifMatch``; a transaction is applied whole or
-not at all, and its ``urn:uuid`` references are resolved to the written ids.
+one match (or creates), honouring ``ifMatch``; ``POST Type`` creates with a new
+id; a transaction is applied whole or not at all, and its ``urn:uuid`` references
+are resolved to the written ids.
 """
 
 from __future__ import annotations
@@ -110,11 +111,14 @@ class MemoryStore:
         written: list[tuple[str, dict[str, Any]]] = []
         for entry in bundle["entry"]:
             request = entry["request"]
-            if request["method"] != "PUT":
+            if request["method"] not in ("PUT", "POST"):
                 raise ValueError(f"unsupported transaction method {request['method']}")
             resource = entry["resource"]
             path, _, query = request["url"].partition("?")
-            if query:
+            if request["method"] == "POST":
+                # A create: a new id assigned by the store.
+                current, logical_id = None, str(next(self._ids))
+            elif query:
                 system, _, key = parse_qs(query)["identifier"][0].partition("|")
                 found = list(self._matching(staged, path, system, key))
                 if len(found) > 1:

@@ -5,7 +5,10 @@ would).  Reading and deriving need no lock; with ``persist`` the keys' locks are
 held from reading what is stored until the one transaction is committed, so that
 two requests for one key never plan from the same stored state.  A 412
 "matched several" is reported, never retried.  The service's Device is written on
-its own first, when missing (see ``RederivePatient._ensure_device``).
+its own first, when missing (see ``RederivePatient._ensure_device``).  With an
+``AuditedCall`` (``HER2_AUDIT=fhir``) the call's AuditEvent is one more entry of
+that transaction; when nothing is written it is recorded alone
+(``RederivePatient.audit_alone``, see ``service.app.auditing``).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from service.app.auditing import audit_entry
 from service.app.derivation import Derivation, GroupOutput, derive
 from service.app.locks import Locks
 from service.app.planning import (
@@ -25,6 +29,7 @@ from service.app.planning import (
 )
 from service.app.store import Store
 from service.clients.errors import FhirConflict
+from service.fhir.audit_event import SUCCESS, AuditedCall
 from service.fhir.codes import DEVICE_ID, SID_STATUS, SID_THERAPY_LIST
 from service.fhir.issues import Issue
 from service.fhir.outbound import device, full_url
@@ -42,6 +47,8 @@ class WriteOutcome:
     groups: int
     written: int = 0
     results: tuple[Her2Result, ...] = ()
+    audited: bool = False
+    """Whether the call's AuditEvent was committed with the write-back."""
 
 
 def load_snapshot(
@@ -123,8 +130,21 @@ class RederivePatient:
             return 0
         return 1
 
-    def __call__(self, patient_id: str, persist: bool, now: dt.datetime) -> WriteOutcome:
+    def __call__(
+        self,
+        patient_id: str,
+        persist: bool,
+        now: dt.datetime,
+        audit: AuditedCall | None = None,
+    ) -> WriteOutcome:
         """Derive for one patient and, with ``persist``, write what changed in one transaction.
+
+        Args:
+            patient_id: the Patient's id.
+            persist: whether to write back.
+            now: the derivation time.
+            audit: the call, when its AuditEvent goes with the write-back (then
+                ``WriteOutcome.audited`` says whether it did).
 
         Raises:
             WriteBusy: when another request holds a key's write lock too long.
@@ -150,8 +170,11 @@ class RederivePatient:
                 return outcome
             rulesets = [o.derived.result.ruleset for o in derivation.outputs]
             device_written = self._ensure_device(rulesets[0] if rulesets else default_ruleset())
-            response = self.store.commit(transaction(entries))
+            # The AuditEvent is not counted as written: it records the call.
+            audited = [audit_entry(audit, SUCCESS, now, entries)] if audit is not None else []
+            response = self.store.commit(transaction([*entries, *audited]))
         outcome.written = len(entries) + device_written
+        outcome.audited = bool(audited)
         outcome.bundle = {
             **derivation.bundle,
             "entry": [
@@ -160,6 +183,16 @@ class RederivePatient:
             ],
         }
         return outcome
+
+    def audit_alone(self, call: AuditedCall, outcome: str, now: dt.datetime) -> None:
+        """Create the AuditEvent of a call that wrote nothing, on its own.
+
+        Raises:
+            FhirClientError: when the store refuses or cannot be reached (the caller
+                logs it: the call's answer is already decided).
+        """
+        self._ensure_device(default_ruleset())
+        self.store.commit(transaction([audit_entry(call, outcome, now)]))
 
 
 __all__ = ["RederivePatient", "WriteOutcome", "load_snapshot"]

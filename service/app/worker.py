@@ -31,6 +31,7 @@ from service.app.locks import WriteBusy
 from service.app.queue import Item, Notice, Queue
 from service.clients.errors import (
     FhirAuthFailed,
+    FhirAuthMisconfigured,
     FhirClientError,
     FhirConflict,
     FhirPreconditionFailed,
@@ -48,6 +49,7 @@ _TRANSIENT = (
     FhirTimeout,
     FhirServerError,
     FhirAuthFailed,
+    FhirAuthMisconfigured,  # a key file an operator can restore
     FhirConflict,
     WriteBusy,
 )

@@ -5,6 +5,7 @@
     FhirClientError                 anything that went wrong talking to the FHIR server
     ├── FhirServerUnavailable       could not connect, or 429/503 after retries (API: 503)
     │   └── FhirAuthUnavailable     the token endpoint is unreachable or failing (API: 503)
+    ├── FhirAuthMisconfigured       the service's own signing key cannot be read (API: 503)
     ├── FhirAuthFailed              outbound SMART authorization failed (API: 502)
     │   ├── FhirAuthRefused         the token endpoint refused our credentials (4xx)
     │   ├── FhirAuthInvalidAnswer   no usable token endpoint or token in an answer
@@ -63,6 +64,20 @@ class FhirAuthUnavailable(FhirServerUnavailable):
     public_message = (
         "The EHR's authorization server is unavailable, so the service could not "
         "authenticate to the FHIR server; try again later."
+    )
+
+
+class FhirAuthMisconfigured(FhirClientError):
+    """The service's SMART signing key (``HER2_FHIR_PRIVATE_KEY``) cannot be read any more.
+
+    A configuration problem of this service, found after the start's check (the file
+    was removed or made unreadable): no request reached the authorization server.
+    """
+
+    public_message = (
+        "The service's authentication to the FHIR server is misconfigured: its SMART "
+        "Backend Services signing key (HER2_FHIR_PRIVATE_KEY) cannot be read. An "
+        "operator must restore it; nothing was read or written."
     )
 
 

@@ -13,17 +13,26 @@ client assertion (``private_key_jwt``) and the ``client_credentials`` grant:
 - ``renew(stale)`` drops the cached token after a 401 (only if it is still the one
   that failed, so concurrent 401s fetch one new token).
 
+The signing key may be given as a loader (``SmartBackendTokens.from_file``): it is
+then read when the first assertion is signed, not at start, and kept once read.  A
+key file that has become unreadable since the start's check raises
+``FhirAuthMisconfigured`` (an answer of 503 naming the configuration problem, one
+log line without the file's path in the answer) and is tried again on the next
+token request, so that restoring the file is enough.
+
 Neither the token nor the assertion is ever logged or put into an exception.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -32,10 +41,11 @@ import requests
 
 from service.clients.errors import (
     FhirAuthInvalidAnswer,
+    FhirAuthMisconfigured,
     FhirAuthRefused,
     FhirAuthUnavailable,
 )
-from service.clients.keys import SigningKey
+from service.clients.keys import KeyFileError, SigningKey, load_signing_key
 from service.fhir import jsonio
 from service.fhir.issues import Issue, Severity
 
@@ -44,6 +54,10 @@ MAX_ASSERTION_LIFETIME = 300  # SMART: exp no more than five minutes in the futu
 DEFAULT_EXPIRES_IN = 300  # when the token answer does not say
 MAX_REFRESH_MARGIN = 30.0
 _OAUTH_ERROR = re.compile(r"[a-z_]{1,40}")
+_LOG = logging.getLogger("her2.auth")
+
+KeyLoader = Callable[[], SigningKey]
+"""Reads the signing key (``load_signing_key``); raises ``KeyFileError``."""
 
 
 @dataclass(frozen=True)
@@ -71,7 +85,7 @@ class SmartBackendTokens:
         self,
         base_url: str,
         client_id: str,
-        key: SigningKey,
+        key: SigningKey | KeyLoader,
         scopes: str,
         token_url: str | None = None,
         connect_timeout: float = 3.05,
@@ -83,7 +97,8 @@ class SmartBackendTokens:
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.client_id = client_id
-        self.key = key
+        self._key = key if isinstance(key, SigningKey) else None
+        self._load_key = None if isinstance(key, SigningKey) else key
         self.scopes = scopes
         self.token_url = token_url
         self.timeout = (connect_timeout, read_timeout)
@@ -96,8 +111,38 @@ class SmartBackendTokens:
         self._lock = threading.Lock()
         self._token: _Token | None = None
 
+    @classmethod
+    def from_file(
+        cls, base_url: str, client_id: str, key_file: Path, key_id: str, scopes: str, **kwargs: Any
+    ) -> SmartBackendTokens:
+        """Tokens signed with the key of ``key_file``, read when first needed."""
+        return cls(
+            base_url, client_id, lambda: load_signing_key(key_file, key_id), scopes, **kwargs
+        )
+
     def __repr__(self) -> str:
-        return f"SmartBackendTokens(client_id={self.client_id!r}, key={self.key!r})"
+        return f"SmartBackendTokens(client_id={self.client_id!r}, key={self._key!r})"
+
+    @property
+    def key(self) -> SigningKey:
+        """The signing key (read on first use when given as a loader).
+
+        Raises:
+            FhirAuthMisconfigured: the key file cannot be read or used any more.
+        """
+        if self._key is None:
+            assert self._load_key is not None
+            try:
+                self._key = self._load_key()
+            except KeyFileError as exc:
+                # For the operator: the problem (it may name the file), never key
+                # material (KeyFileError never carries any), and no traceback.
+                _LOG.error(
+                    "SMART Backend Services signing key (HER2_FHIR_PRIVATE_KEY) unusable",
+                    extra={"fields": {"problem": str(exc)}},
+                )
+                raise FhirAuthMisconfigured("signing key unusable") from None
+        return self._key
 
     # -- the public interface of a token source (see FhirClient) --
 
@@ -108,6 +153,7 @@ class SmartBackendTokens:
             FhirAuthRefused: the token endpoint answered 4xx.
             FhirAuthUnavailable: it could not be reached, timed out or answered 5xx.
             FhirAuthInvalidAnswer: discovery or the token answer was unusable.
+            FhirAuthMisconfigured: the signing key file cannot be read any more.
         """
         with self._lock:
             current = self._token
@@ -157,6 +203,7 @@ class SmartBackendTokens:
 
     def assertion(self, audience: str) -> str:
         """A signed client assertion for ``audience`` (the token endpoint)."""
+        key = self.key
         now = int(self.wall_clock())
         claims = {
             "iss": self.client_id,
@@ -168,9 +215,9 @@ class SmartBackendTokens:
         }
         return jwt.encode(
             claims,
-            self.key.key,
-            algorithm=self.key.alg,
-            headers={"kid": self.key.kid, "typ": "JWT"},
+            key.key,
+            algorithm=key.alg,
+            headers={"kid": key.kid, "typ": "JWT"},
         )
 
     def _fetch(self) -> _Token:
