@@ -160,6 +160,12 @@ def wait_delivering(fhir: Fhir) -> None:
         assert attempt < 30, "HAPI never delivered to the service"
 
 
+def log_lines(service: EventService) -> list[dict[str, Any]]:
+    """The service's JSON log lines (gunicorn's and the worker's)."""
+    text = Path(service.log).read_text()
+    return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+
+
 def queue_rows(service: EventService) -> list[tuple[str, str]]:
     """(resource id, state) of every queued item, read from the SQLite file directly."""
     with sqlite3.connect(service.data_dir / "events.sqlite3", timeout=10) as db:
@@ -218,6 +224,32 @@ def test_ihc_then_reflex_ish_then_entered_in_error(service: EventService, fhir: 
     assert int(again["meta"]["versionId"]) > int(final["meta"]["versionId"])
     exactly_one_of_each(fhir, pid, with_list=True)
     assert service.ready()["queue"]["parked"] == 0
+
+
+def test_a_delete_notification_finds_its_patient_in_the_history(
+    service: EventService, fhir: Fhir
+) -> None:
+    pid = new_patient(fhir)
+    fhir.put(ihc(pid, "LA11843-2"))
+    final = wait_status(fhir, pid, "final", "positive")
+    # A registered IHC is not used (so nothing refers to it and HAPI lets it be deleted).
+    registered = of_patient(pid, "ordered", "85319-2", status="registered", **concept("LA11843-2"))
+    fhir.put(registered)
+    response = fhir.session.delete(f"{fhir.base_url}/Observation/{pid}-ordered", timeout=60)
+    assert response.status_code in (200, 204), response.text
+
+    def delete_processed() -> bool:
+        return any(
+            line.get("resource") == f"Observation/{pid}-ordered"
+            and line.get("version") == "deleted"
+            and line.get("outcome") == "done"
+            for line in log_lines(service)
+        )
+
+    # The notification names no patient: the worker found it in the resource's history.
+    wait_for(delete_processed, DELIVERY, "the delete to be processed")
+    (again,) = statuses(fhir, pid)
+    assert again["meta"]["versionId"] == final["meta"]["versionId"]  # nothing else changed
 
 
 def test_results_posted_while_the_service_is_down_are_caught_up_on_start(
@@ -288,12 +320,7 @@ def test_a_burst_of_200_results_gives_200_statuses_and_no_duplicate(
 
 
 def test_the_log_names_items_and_outcomes_but_no_patient(service: EventService) -> None:
-    lines = [
-        json.loads(line)
-        for line in Path(service.log).read_text().splitlines()
-        if line.startswith("{")
-    ]
-    items = [line for line in lines if line.get("event") == "item"]
+    items = [line for line in log_lines(service) if line.get("event") == "item"]
     assert items
     assert {line["outcome"] for line in items} <= {
         "done",
