@@ -68,30 +68,52 @@ class MemoryQueue:
                     del self.entries[item_id]
                     continue
                 entry.state, entry.lease_until = "leased", now + lease_seconds
-                return entry.item
+                patient = entry.item.notice.patient_id
+                if patient is None:
+                    return entry.item
+                batch = []
+                for other_id in sorted(self.entries):
+                    other = self.entries[other_id]
+                    if (
+                        other_id != item_id
+                        and other.state == "pending"
+                        and other.item.notice.patient_id == patient
+                    ):
+                        other.state, other.lease_until = "leased", now + lease_seconds
+                        batch.append(other.item)
+                return replace(entry.item, batch=tuple(batch))
         return None
 
     def done(self, item: Item) -> None:
-        """Forget it; remember the version."""
+        """Forget it and its batch; remember the versions."""
         with self._lock:
-            self.entries.pop(item.item_id, None)
-            notice = item.notice
-            if notice.version not in ("", DELETED):
-                key = (notice.resource_type, notice.resource_id)
-                last = self.processed.get(key)
-                if last is None or newer(notice.version, last):
-                    self.processed[key] = notice.version
+            for settled in (item, *item.batch):
+                self.entries.pop(settled.item_id, None)
+                notice = settled.notice
+                if notice.version not in ("", DELETED):
+                    key = (notice.resource_type, notice.resource_id)
+                    last = self.processed.get(key)
+                    if last is None or newer(notice.version, last):
+                        self.processed[key] = notice.version
+
+    def _release_batch(self, item: Item) -> None:
+        for other in item.batch:
+            entry = self.entries.get(other.item_id)
+            if entry is not None:
+                entry.state = "pending"
 
     def retry(self, item: Item, reason: str, due: float) -> None:
-        """Pending again, later."""
+        """Pending again, later (the batch: now)."""
         with self._lock:
+            self._release_batch(item)
             entry = self.entries[item.item_id]
             entry.item = replace(entry.item, attempts=entry.item.attempts + 1, reason=reason)
             entry.state, entry.due = "pending", due
 
     def park(self, item: Item, reason: str) -> None:
-        """Aside, with the reason."""
+        """Aside, with the reason (the batch: pending again)."""
         with self._lock:
+            self._release_batch(item)
             entry = self.entries[item.item_id]
             entry.item = replace(entry.item, attempts=entry.item.attempts + 1, reason=reason)
             entry.state = "parked"

@@ -8,7 +8,9 @@ fake for tests.  The contract every implementation keeps:
   ignores a version that is not newer than one already processed;
 - ``claim`` hands an item out at least once: under a lease, which expires (or is
   released by ``release_leases`` when the worker restarts) so that an item whose
-  worker died is handed out again;
+  worker died is handed out again; the other waiting items of the same patient come
+  with it (``Item.batch``), settled by ``done`` with it and released by ``retry`` and
+  ``park``;
 - a failed item is retried with back-off (``retry``) and, when it keeps failing or
   cannot succeed, parked with its reason (``park``) and listed by ``parked``: never
   dropped silently;
@@ -59,12 +61,15 @@ class Item:
         notice: what changed.
         attempts: failed attempts so far (0 on the first delivery).
         reason: why it was last retried or parked (a fixed word, never data).
+        batch: other waiting items of the same patient, claimed with this one: one
+            re-derivation that reads after the claim covers their changes too.
     """
 
     item_id: int
     notice: Notice
     attempts: int = 0
     reason: str | None = None
+    batch: tuple[Item, ...] = ()
 
 
 @dataclass(frozen=True)

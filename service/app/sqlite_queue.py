@@ -20,6 +20,7 @@ import stat
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 from service.app.queue import DELETED, Item, Notice, QueueError, QueueStats, newer
@@ -201,7 +202,21 @@ class SqliteQueue:
                     "UPDATE items SET state = 'leased', lease_until = ?, owner = ? WHERE id = ?",
                     (now + lease_seconds, owner, item.item_id),
                 )
-                return item
+                if item.notice.patient_id is None:
+                    return item
+                batch = [
+                    _item(other)
+                    for other in db.execute(
+                        f"SELECT {_COLUMNS} FROM items"
+                        " WHERE patient = ? AND state = 'pending' AND id != ? ORDER BY id",
+                        (item.notice.patient_id, item.item_id),
+                    ).fetchall()
+                ]
+                db.executemany(
+                    "UPDATE items SET state = 'leased', lease_until = ?, owner = ? WHERE id = ?",
+                    [(now + lease_seconds, owner, other.item_id) for other in batch],
+                )
+                return replace(item, batch=tuple(batch))
         return None
 
     @staticmethod
@@ -224,33 +239,45 @@ class SqliteQueue:
         )
 
     def done(self, item: Item) -> None:
-        """Delete the item; remember its version when it is newer than the one processed."""
-        notice = item.notice
+        """Delete the item and its batch; remember versions newer than the ones processed."""
         with self._transaction() as db:
-            db.execute("DELETE FROM items WHERE id = ?", (item.item_id,))
-            if notice.version in ("", DELETED):
-                return
-            row = db.execute(
-                "SELECT version FROM processed WHERE rtype = ? AND rid = ?",
-                (notice.resource_type, notice.resource_id),
-            ).fetchone()
-            if row is None or (
-                notice.version.isdigit() and row[0].isdigit() and int(notice.version) > int(row[0])
-            ):
-                db.execute(
-                    "INSERT OR REPLACE INTO processed (rtype, rid, version) VALUES (?, ?, ?)",
-                    (notice.resource_type, notice.resource_id, notice.version),
-                )
-            elif not (notice.version.isdigit() and row[0].isdigit()):
-                # Opaque versionIds cannot be ordered: the last one processed is kept.
-                db.execute(
-                    "UPDATE processed SET version = ? WHERE rtype = ? AND rid = ?",
-                    (notice.version, notice.resource_type, notice.resource_id),
-                )
+            for settled in (item, *item.batch):
+                db.execute("DELETE FROM items WHERE id = ?", (settled.item_id,))
+                self._processed(db, settled.notice)
+
+    @staticmethod
+    def _processed(db: sqlite3.Connection, notice: Notice) -> None:
+        if notice.version in ("", DELETED):
+            return
+        row = db.execute(
+            "SELECT version FROM processed WHERE rtype = ? AND rid = ?",
+            (notice.resource_type, notice.resource_id),
+        ).fetchone()
+        if row is None or (
+            notice.version.isdigit() and row[0].isdigit() and int(notice.version) > int(row[0])
+        ):
+            db.execute(
+                "INSERT OR REPLACE INTO processed (rtype, rid, version) VALUES (?, ?, ?)",
+                (notice.resource_type, notice.resource_id, notice.version),
+            )
+        elif not (notice.version.isdigit() and row[0].isdigit()):
+            # Opaque versionIds cannot be ordered: the last one processed is kept.
+            db.execute(
+                "UPDATE processed SET version = ? WHERE rtype = ? AND rid = ?",
+                (notice.version, notice.resource_type, notice.resource_id),
+            )
+
+    @staticmethod
+    def _release_batch(db: sqlite3.Connection, item: Item) -> None:
+        db.executemany(
+            "UPDATE items SET state = 'pending', lease_until = NULL, owner = NULL WHERE id = ?",
+            [(other.item_id,) for other in item.batch],
+        )
 
     def retry(self, item: Item, reason: str, due: float) -> None:
-        """Back to pending, due later, one more attempt counted."""
+        """Back to pending, due later, one more attempt counted (the batch: pending now)."""
         with self._transaction() as db:
+            self._release_batch(db, item)
             db.execute(
                 "UPDATE items SET state = 'pending', due = ?, attempts = attempts + 1,"
                 " reason = ?, lease_until = NULL, owner = NULL WHERE id = ?",
@@ -258,8 +285,9 @@ class SqliteQueue:
             )
 
     def park(self, item: Item, reason: str) -> None:
-        """Parked with its reason until someone retries it."""
+        """Parked with its reason until someone retries it (the batch: pending again)."""
         with self._transaction() as db:
+            self._release_batch(db, item)
             db.execute(
                 "UPDATE items SET state = 'parked', attempts = attempts + 1, reason = ?,"
                 " lease_until = NULL, owner = NULL WHERE id = ?",

@@ -171,6 +171,7 @@ class Worker:
                     "resource": notice.reference,
                     "version": notice.version or None,
                     "attempt": item.attempts + 1,
+                    "coalesced": len(item.batch),
                     "outcome": outcome,
                     "written": written,
                     "duration_ms": round((time.perf_counter() - started) * 1000, 2),

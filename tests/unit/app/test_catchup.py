@@ -35,7 +35,7 @@ class Feed:
 
 
 def obs(rid: str, version: str = "1") -> Notice:
-    return Notice("Observation", rid, version, "p")
+    return Notice("Observation", rid, version, f"p-{rid}")
 
 
 def at(moment: dt.datetime) -> float:

@@ -22,8 +22,9 @@ T0 = 1_800_000_000.0
 LEASE = 60.0
 
 
-def obs(rid: str, version: str = "1", patient: str | None = "p1") -> Notice:
-    return Notice("Observation", rid, version, patient)
+def obs(rid: str, version: str = "1", patient: str | None = "") -> Notice:
+    """An Observation notice; its own patient unless one is named (None: unknown)."""
+    return Notice("Observation", rid, version, f"p-{rid}" if patient == "" else patient)
 
 
 @pytest.fixture(params=["sqlite", "memory"])
@@ -78,6 +79,37 @@ def test_deletes_and_unknown_versions_are_never_taken_for_processed(queue: Queue
     assert queue.enqueue(obs("a", DELETED, None), T0)
     assert queue.enqueue(obs("a", "", None), T0)
     assert not queue.enqueue(obs("a", DELETED, None), T0)  # but deduped while waiting
+
+
+def test_waiting_items_of_the_same_patient_come_as_one_batch(queue: Queue) -> None:
+    queue.enqueue(obs("ihc", patient="p1"), T0)
+    queue.enqueue(obs("other", patient="p2"), T0)
+    queue.enqueue(obs("ratio", patient="p1"), T0)
+    queue.enqueue(obs("her2", patient="p1"), T0)
+    queue.enqueue(obs("deleted", DELETED, None), T0)
+    item = queue.claim("w", T0, LEASE)
+    assert item is not None
+    assert [i.notice.resource_id for i in (item, *item.batch)] == ["ihc", "ratio", "her2"]
+    queue.done(item)
+    assert not queue.enqueue(obs("ratio", patient="p1"), T0)  # the batch's versions count
+    rest = []
+    while (next_item := queue.claim("w", T0, LEASE)) is not None:
+        rest.append((next_item.notice.resource_id, len(next_item.batch)))
+    assert rest == [("other", 0), ("deleted", 0)]
+
+
+def test_a_failed_batch_leaves_its_other_items_waiting(queue: Queue) -> None:
+    queue.enqueue(obs("ihc", patient="p1"), T0)
+    queue.enqueue(obs("ratio", patient="p1"), T0)
+    item = queue.claim("w", T0, LEASE)
+    assert item is not None
+    assert len(item.batch) == 1
+    queue.retry(item, "timeout", T0 + 60)
+    again = queue.claim("w", T0, LEASE)
+    assert again is not None
+    assert (again.notice.resource_id, again.attempts) == ("ratio", 0)
+    queue.park(again, "request_rejected")
+    assert [i.notice.resource_id for i in queue.parked()] == ["ratio"]
 
 
 def test_items_come_out_in_arrival_order(queue: Queue) -> None:
