@@ -78,8 +78,8 @@ def _accepted(message: str) -> Response:
 def _enqueue(queue: Queue, notice: Notice) -> Response:
     try:
         queued = queue.enqueue(notice, time.time())
-    except QueueError:
-        note(hook="queue-unavailable")
+    except QueueError as exc:
+        note(hook="queue-unavailable", error=str(exc))
         raise ApiError(
             503,
             [Issue(Severity.ERROR, "transient", "The notification could not be recorded.")],

@@ -3,12 +3,13 @@
 - ``FhirChangeFeed``: the catch-up search (``_lastUpdated=gt…``, every page).
 - ``FhirPatientFinder``: whose resource changed, when a notification did not say
   (a delete: the last version with a subject in the resource's history).
-- ``Subscriptions``: create or update (idempotently: one client-assigned id and the
-  project's tag), remove and show the service's rest-hook Subscription.
+- ``Subscriptions``: create or update (idempotently: found by the project's tag),
+  remove and show the service's rest-hook Subscription.
 """
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Collection, Iterator
 from typing import Any
 
@@ -96,9 +97,15 @@ class Subscriptions:
     ) -> dict[str, Any]:
         """Create or update it (PUT with the project's id: running twice changes nothing more)."""
         resource = subscription(codes, endpoint, headers)
-        found = self.find()
-        if found and isinstance(found[0].get("id"), str):
+        found = [r for r in self.find() if isinstance(r.get("id"), str) and valid_id(r["id"])]
+        if found:
             resource["id"] = found[0]["id"]
+            for extra in found[1:]:  # one Subscription, however many were made by hand
+                self.client.delete(f"Subscription/{extra['id']}")
+        else:
+            # A new id per creation: HAPI names a delivery channel after the id, and a
+            # channel of a just-deleted Subscription can lose its new subscriber.
+            resource["id"] = f"{SUBSCRIPTION_ID}-{secrets.token_hex(6)}"
         return describe(self.client.update(resource))
 
     def remove(self) -> int:

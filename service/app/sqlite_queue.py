@@ -14,18 +14,23 @@ patient ids.  Back it up with SQLite's online backup (``sqlite3 events.sqlite3
 
 from __future__ import annotations
 
+import functools
 import os
 import sqlite3
 import stat
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import replace
 from pathlib import Path
+from typing import ParamSpec, TypeVar
 
 from service.app.queue import DELETED, Item, Notice, QueueError, QueueStats, newer
 
 FILE_NAME = "events.sqlite3"
+P = ParamSpec("P")
+T = TypeVar("T")
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS items (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -82,12 +87,39 @@ def prepare_data_dir(directory: Path) -> None:
         )
 
 
+def _kind(exc: sqlite3.Error) -> str:
+    """The error's SQLite name (``SQLITE_BUSY``): a code, never the statement or a value."""
+    return str(getattr(exc, "sqlite_errorname", None) or type(exc).__name__)
+
+
 def _item(row: tuple[object, ...]) -> Item:
     item_id, rtype, rid, version, patient, attempts, reason = row
     notice = Notice(str(rtype), str(rid), str(version), None if patient is None else str(patient))
     return Item(
         int(str(item_id)), notice, int(str(attempts)), None if reason is None else str(reason)
     )
+
+
+_BUSY_RETRIES = 3
+
+
+def _retried(method: Callable[P, T]) -> Callable[P, T]:
+    """Run a queue operation again (on a fresh connection) when SQLite was busy."""
+
+    @functools.wraps(method)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        for attempt in range(_BUSY_RETRIES):
+            try:
+                return method(*args, **kwargs)
+            except QueueError as exc:
+                if not str(exc).startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+                    raise
+                if attempt == _BUSY_RETRIES - 1:
+                    raise
+                time.sleep(0.02 * (attempt + 1))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    return wrapper
 
 
 class SqliteQueue:
@@ -121,20 +153,32 @@ class SqliteQueue:
             self._local.pid = os.getpid()
         return connection
 
+    def _discard(self) -> None:
+        """Drop this thread's connection after an error: the next call opens a fresh one.
+
+        A connection that failed may keep a stale read snapshot, on which every later
+        write fails at once with ``SQLITE_BUSY_SNAPSHOT``.
+        """
+        connection = getattr(self._local, "connection", None)
+        self._local.connection = None
+        if connection is not None:
+            with suppress(sqlite3.Error):
+                connection.close()
+
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         try:
             db = self._connection()
             db.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
-            raise QueueError(type(exc).__name__) from None
+            self._discard()
+            raise QueueError(_kind(exc)) from None
         try:
             yield db
             db.execute("COMMIT")
         except sqlite3.Error as exc:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            raise QueueError(type(exc).__name__) from None
+            self._discard()  # closing rolls back what was not committed
+            raise QueueError(_kind(exc)) from None
         except BaseException:
             if db.in_transaction:
                 db.execute("ROLLBACK")
@@ -144,7 +188,8 @@ class SqliteQueue:
         try:
             return self._connection().execute(sql, params).fetchall()
         except sqlite3.Error as exc:
-            raise QueueError(type(exc).__name__) from None
+            self._discard()
+            raise QueueError(_kind(exc)) from None
 
     def close(self) -> None:
         """Close this thread's connection."""
@@ -155,6 +200,7 @@ class SqliteQueue:
 
     # --- items ---------------------------------------------------------------------------
 
+    @_retried
     def enqueue(self, notice: Notice, now: float) -> bool:
         """Record a notice unless it waits already or is not newer than one processed."""
         with self._transaction() as db:
@@ -179,6 +225,7 @@ class SqliteQueue:
             )
             return cursor.rowcount == 1
 
+    @_retried
     def claim(self, owner: str, now: float, lease_seconds: float) -> Item | None:
         """The oldest due item (pending, or leased with an expired lease), now leased.
 
@@ -238,6 +285,7 @@ class SqliteQueue:
             for (v,) in waiting
         )
 
+    @_retried
     def done(self, item: Item) -> None:
         """Delete the item and its batch; remember versions newer than the ones processed."""
         with self._transaction() as db:
@@ -274,6 +322,7 @@ class SqliteQueue:
             [(other.item_id,) for other in item.batch],
         )
 
+    @_retried
     def retry(self, item: Item, reason: str, due: float) -> None:
         """Back to pending, due later, one more attempt counted (the batch: pending now)."""
         with self._transaction() as db:
@@ -284,6 +333,7 @@ class SqliteQueue:
                 (due, reason, item.item_id),
             )
 
+    @_retried
     def park(self, item: Item, reason: str) -> None:
         """Parked with its reason until someone retries it (the batch: pending again)."""
         with self._transaction() as db:
@@ -294,6 +344,7 @@ class SqliteQueue:
                 (reason, item.item_id),
             )
 
+    @_retried
     def release_leases(self) -> int:
         """Every leased item becomes pending again (the worker that held it is gone)."""
         with self._transaction() as db:
@@ -303,11 +354,13 @@ class SqliteQueue:
             )
             return cursor.rowcount
 
+    @_retried
     def parked(self) -> list[Item]:
         """The parked items, oldest first."""
         rows = self._query(f"SELECT {_COLUMNS} FROM items WHERE state = 'parked' ORDER BY id")
         return [_item(row) for row in rows]
 
+    @_retried
     def unpark(self, item_id: int | None, now: float) -> int:
         """Parked → pending (due now, attempts reset)."""
         query = "UPDATE items SET state = 'pending', due = ?, attempts = 0 WHERE state = 'parked'"
@@ -325,10 +378,12 @@ class SqliteQueue:
     def _set(self, db: sqlite3.Connection, name: str, value: str) -> None:
         db.execute("INSERT OR REPLACE INTO state (name, value) VALUES (?, ?)", (name, value))
 
+    @_retried
     def watermark(self) -> str | None:
         """The catch-up watermark."""
         return self._get("watermark")
 
+    @_retried
     def advance_watermark(self, instant: str) -> None:
         """Forward only: FHIR instants in UTC with the same shape compare as text."""
         with self._transaction() as db:
@@ -336,27 +391,32 @@ class SqliteQueue:
             if row is None or instant > row[0]:
                 self._set(db, "watermark", instant)
 
+    @_retried
     def set_watermark(self, instant: str) -> None:
         """Set the watermark, also backwards (``her2-status queue --catch-up-since``)."""
         with self._transaction() as db:
             self._set(db, "watermark", instant)
 
+    @_retried
     def request_catchup(self) -> None:
         """Flag a catch-up for the worker."""
         with self._transaction() as db:
             self._set(db, "catchup_requested", "1")
 
+    @_retried
     def take_catchup_request(self) -> bool:
         """Read and clear the flag."""
         with self._transaction() as db:
             cursor = db.execute("DELETE FROM state WHERE name = 'catchup_requested'")
             return cursor.rowcount == 1
 
+    @_retried
     def heartbeat(self, now: float) -> None:
         """The worker's last sign of life."""
         with self._transaction() as db:
             self._set(db, "worker_seen", repr(now))
 
+    @_retried
     def stats(self, now: float) -> QueueStats:
         """Counts and ages only."""
         ((depth, oldest, parked),) = self._query(

@@ -267,3 +267,21 @@ def test_a_broken_file_is_a_queue_error_with_no_content(tmp_path: Path) -> None:
     with pytest.raises(QueueError) as caught:
         queue.enqueue(obs("secret-id"), T0)
     assert "secret-id" not in str(caught.value)
+
+
+def test_a_connection_with_a_stale_snapshot_is_replaced_and_the_write_retried(
+    tmp_path: Path,
+) -> None:
+    queue, other = SqliteQueue(tmp_path), SqliteQueue(tmp_path)
+    for rid in "ab":
+        queue.enqueue(obs(rid), T0)
+    # A read left open on this thread's connection pins an old snapshot…
+    pinned = queue._connection().execute("SELECT id FROM items")
+    pinned.fetchone()
+    other.enqueue(obs("c"), T0)  # …which another writer then makes stale.
+    stale = queue._connection()
+    with pytest.raises(sqlite3.OperationalError):
+        stale.execute("BEGIN IMMEDIATE")  # what the first attempt meets
+    assert queue.enqueue(obs("d"), T0)  # discarded, reopened, retried
+    assert queue.stats(T0).depth == 4
+    del pinned
