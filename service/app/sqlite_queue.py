@@ -134,6 +134,14 @@ class SqliteQueue:
         """
         prepare_data_dir(directory)
         self.path = directory / FILE_NAME
+        if not self.path.exists():
+            # Created private before SQLite opens it.  Only here, never beside open
+            # connections: closing any descriptor of the file drops every POSIX lock
+            # this process holds on it, SQLite's included.
+            with suppress(FileExistsError):
+                os.close(
+                    os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+                )
         self._local = threading.local()
         with self._transaction() as db:
             # One statement at a time: executescript would commit our transaction.
@@ -144,8 +152,6 @@ class SqliteQueue:
         # One connection per thread and process: a connection must not cross a fork.
         connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
         if connection is None or getattr(self._local, "pid", None) != os.getpid():
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-            os.close(fd)  # created private before SQLite opens it
             connection = sqlite3.connect(self.path, timeout=30, isolation_level=None)
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=FULL")
