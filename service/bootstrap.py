@@ -157,7 +157,7 @@ def bootstrap(
 
 
 def event_queue(events: EventSettings | None) -> Queue | None:
-    """The durable queue in ``HER2_DATA_DIR`` (created on first use), or None when off.
+    """The durable queue in the data directory (created on first use), or None when off.
 
     Raises:
         DataDirError: when the data directory is not private to the service's user.
@@ -185,7 +185,7 @@ def event_worker(
         settings.derivation, settings.fhir_client, settings.lock_dir, store, locks, settings.limits
     )
     if application.client is None or application.patients is None or settings.events is None:
-        raise ValueError("the worker needs HER2_FHIR_BASE_URL and HER2_DATA_DIR")
+        raise ValueError("the worker needs HER2_FHIR_BASE_URL and the event-driven mode")
     catchup = CatchUp(queue, FhirChangeFeed(application.client), input_codes(settings.code_map))
     return Worker(
         queue,

@@ -118,12 +118,20 @@ def _serve_command(args: argparse.Namespace) -> int:
             prepare_lock_dir(settings.lock_dir)
         except LockDirError as exc:
             problems.append(str(exc))
-    if not problems and settings.events is not None:
-        from service.app.sqlite_queue import DataDirError, prepare_data_dir  # noqa: PLC0415
+    if not problems and settings.cds.issuers:
+        # The CDS Hooks seen-jti store: the same one-line refusal as the lock directory.
+        from service.auth.replay import DataDirError, prepare_data_dir  # noqa: PLC0415
 
         try:
-            prepare_data_dir(settings.events.data_dir)
+            prepare_data_dir(settings.cds.data_dir)
         except DataDirError as exc:
+            problems.append(str(exc))
+    if not problems and settings.events is not None:
+        from service.app import sqlite_queue  # noqa: PLC0415
+
+        try:
+            sqlite_queue.prepare_data_dir(settings.events.data_dir)
+        except sqlite_queue.DataDirError as exc:
             problems.append(str(exc))
     if problems:
         # One line naming every invalid variable; a traceback would bury it.

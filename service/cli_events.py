@@ -42,7 +42,7 @@ def add_commands(commands: Any) -> None:
     """Add the three commands to ``her2-status``'s subparsers."""
     worker = commands.add_parser(
         "worker",
-        help="process the event queue (HER2_DATA_DIR) and catch up with the FHIR server",
+        help="process the event queue and catch up with the FHIR server",
         description="Take queued notifications, re-derive each patient and write back; "
         "catch up every HER2_CATCHUP_INTERVAL seconds.",
     )
@@ -82,7 +82,8 @@ def _settings() -> Any:
         return None
     if settings.events is None or settings.fhir_base_url is None:
         print(
-            "her2-status: HER2_DATA_DIR and HER2_FHIR_BASE_URL are required for this command",
+            "her2-status: the event-driven mode is off: set HER2_HOOK_SECRET (or HER2_PUBLIC_URL)"
+            " and HER2_FHIR_BASE_URL",
             file=sys.stderr,
         )
         return None
@@ -283,7 +284,7 @@ class WorkerProcess:
 
 
 def worker_process(settings: Any) -> WorkerProcess | None:
-    """The worker ``serve`` starts: only with ``HER2_DATA_DIR`` and a FHIR server."""
+    """The worker ``serve`` starts: only in the event-driven mode (with a FHIR server)."""
     if settings.events is None or settings.fhir_base_url is None:
         return None
     return WorkerProcess().start()

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from service.fhir.codes import CodeMap, CodeMapError
+from service.settings_cds import CdsSettings, cds_settings
 
 if TYPE_CHECKING:
     from service.event_settings import EventSettings
@@ -249,6 +250,7 @@ class Settings:
             (``insecure_problem``).
         audit: ``log`` (the audit JSON line only) or ``fhir`` (also a FHIR
             AuditEvent per Patient-level call in the FHIR server; ``HER2_AUDIT``).
+        cds: the CDS Hooks service (``service.settings_cds``).
     """
 
     fhir_base_url: str | None = None
@@ -268,6 +270,7 @@ class Settings:
     auth: AuthSettings = field(default_factory=AuthSettings)
     audit: str = "log"
     events: EventSettings | None = None
+    cds: CdsSettings = field(default_factory=CdsSettings)
 
     def insecure_problem(self) -> str | None:
         """Why this configuration must not start (secure by default), or None.
@@ -369,6 +372,7 @@ class Settings:
             auth=auth,
             audit=_audit_mode(env, base_url),
             events=_events(env, base_url, auth),
+            cds=cds_settings(env.values, env.problems),
         )
         problem = settings.insecure_problem()
         if problem is not None:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from flask import Flask
 
 from service.api import audit, errors, hook, logs, metrics, routes
+from service.api.cds_hooks import blueprint as cds_hooks_blueprint
 from service.api.context import Context
 from service.app.locks import Locks
 from service.app.queue import Queue
@@ -119,6 +120,7 @@ def create_app(
     app.register_blueprint(routes.ops_blueprint(settings.base_path))
     if application.queue is not None:
         app.register_blueprint(hook.hook_blueprint())
+    app.register_blueprint(cds_hooks_blueprint(settings.cds))
     # The first fhir.resources validation builds its models lazily (~120 ms):
     # pay that at start, not on the first request.
     application.derive(jsonio.loads(_WARM_UP), dt.datetime.now(dt.UTC))

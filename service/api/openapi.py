@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 from typing import Any, Final
 
+from service.api.openapi_cds import CDS_PATHS
 from service.fhir.conformance.header import IG_VERSION
 from service.fhir.conformance.operation_definition import PATIENT_ID, SYSTEM_ID
 
@@ -335,7 +336,7 @@ def document(base_path: str) -> dict[str, Any]:
                 "an unknown path 404.",
                 "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"},
             },
-            "paths": {**_fhir_paths(base_path), **_OPS_PATHS},
+            "paths": {**_fhir_paths(base_path), **_OPS_PATHS, **CDS_PATHS},
             "components": _COMPONENTS,
         }
     )

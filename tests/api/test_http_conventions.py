@@ -155,9 +155,10 @@ def test_operations_endpoints_are_not_negotiated(client: FlaskClient) -> None:
 def test_every_route_answers_405_with_allow(app: Flask) -> None:
     client = app.test_client()
     rules = list(app.url_map.iter_rules())
-    assert len(rules) == 8
+    assert len(rules) == 11  # 8 FHIR and operations routes, 3 CDS Hooks routes
     for rule in rules:
         path = rule.rule.replace("<patient_id>", "p1").replace("<definition_id>", "her2-status")
+        path = path.replace("<service_id>", "her2-status")
         allowed = set(rule.methods or ())
         wrong = next(m for m in ("DELETE", "PUT", "PATCH") if m not in allowed)
         response = client.open(path, method=wrong)

@@ -176,12 +176,15 @@ def test_concurrent_calls_leave_one_observation_and_one_list(
     for resource in [ihc(patient_id, "LA11843-2")]:
         fhir.put(resource)
 
-    def call(_: int) -> int:
-        response = service_factory().post(OP.format(patient_id))
-        return response.status_code
+    # Apps are built before the threads: building Flask apps concurrently trips a CPython
+    # 3.11 race in ast.parse ("AST constructor recursion depth mismatch", cpython#106905).
+    services = [service_factory() for _ in range(10)]
+
+    def call(service: FlaskClient) -> int:
+        return service.post(OP.format(patient_id)).status_code
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=10) as pool:
-        codes = list(pool.map(call, range(10)))
+        codes = list(pool.map(call, services))
     assert codes == [200] * 10
     observations, lists = stored(fhir, patient_id)
     assert (len(observations), len(lists)) == (1, 1)
