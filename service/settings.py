@@ -251,6 +251,7 @@ class Settings:
         audit: ``log`` (the audit JSON line only) or ``fhir`` (also a FHIR
             AuditEvent per Patient-level call in the FHIR server; ``HER2_AUDIT``).
         cds: the CDS Hooks service (``service.settings_cds``).
+        events: the event-driven mode (None: off; ``service.event_settings``).
     """
 
     fhir_base_url: str | None = None
