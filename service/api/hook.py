@@ -5,7 +5,9 @@ compared in constant time, or a bearer token when inbound authentication is on),
 checks the notification's shape, records ``(type, id, versionId)`` in the durable
 queue and answers 202 at once: it never derives on the request thread (the worker
 does).  An empty ``POST /fhir-hook`` (a Subscription without payload) asks the
-worker for a catch-up search.  Bad input gets a 4xx OperationOutcome in our own
+worker for a catch-up search.  A topic-based (R4 Backport IG) notification Bundle
+posted there is read too (``service.fhir.backport``): its focus resources are queued,
+and a heartbeat or handshake asks for a catch-up.  Bad input gets a 4xx OperationOutcome in our own
 words; a queue that cannot record gets a 503 with Retry-After, so that the FHIR
 server sends the notification again.
 """
@@ -26,6 +28,7 @@ from service.api.logs import note
 from service.api.responses import ACCEPTED_TYPES, fhir_response
 from service.app.queue import DELETED, Notice, Queue, QueueError
 from service.fhir import jsonio
+from service.fhir.backport import is_backport, read_backport
 from service.fhir.issues import Issue, Severity, outcome_resource
 from service.fhir.subscription import (
     HOOK_PATH,
@@ -129,6 +132,8 @@ def hook_blueprint() -> Blueprint:
                 ) from None
             note(hook="catch-up")
             return _accepted("A catch-up search is scheduled.")
+        if is_backport(body):
+            return _backport(context, body)
         resource_type = body.get("resourceType") if isinstance(body, dict) else None
         resource_id = body.get("id") if isinstance(body, dict) else None
         if not isinstance(resource_type, str) or not isinstance(resource_id, str):
@@ -152,6 +157,35 @@ def hook_blueprint() -> Blueprint:
         return _enqueue(_queue(context), Notice(resource_type, resource_id, DELETED))
 
     return bp
+
+
+def _backport(context: Context, body: dict[str, Any]) -> Response:
+    """A topic-based notification: enqueue its focus; a heartbeat or handshake catches up.
+
+    Event numbers are not tracked: instead every heartbeat (and the handshake) asks
+    for a catch-up search, which finds whatever a gap in the events left out.
+    """
+    try:
+        notification = read_backport(body)
+    except NotificationError as exc:
+        raise ApiError.simple(400, "invalid", str(exc)) from None
+    queue = _queue(context)
+    if notification.kind != "event-notification":
+        try:
+            queue.request_catchup()
+        except QueueError:
+            raise ApiError.simple(
+                503, "transient", "The notification could not be recorded."
+            ) from None
+        note(hook=notification.kind)
+        return _accepted("Acknowledged; a catch-up search is scheduled.")
+    for focus in notification.focus:
+        _checked_target(focus.resource_type, focus.resource_id)
+    response = _accepted("Nothing to queue.")
+    for focus in notification.focus:
+        notice = Notice(focus.resource_type, focus.resource_id, focus.version, focus.patient_id)
+        response = _enqueue(queue, notice)
+    return response
 
 
 def _resource(context: Context, resource_type: str, resource_id: str, body: Any) -> Response:
