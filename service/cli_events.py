@@ -241,11 +241,18 @@ def _queue_command(args: argparse.Namespace, queue: Any, out: TextIO) -> int:
 class WorkerProcess:
     """``her2-status worker`` as a child of ``serve``, restarted after it dies."""
 
-    def __init__(self, command: list[str] | None = None, restart_delay: float = 1.0) -> None:
+    def __init__(
+        self,
+        command: list[str] | None = None,
+        restart_delay: float = 1.0,
+        max_restart_delay: float = 30.0,
+    ) -> None:
         self.command = command or [sys.executable, "-m", "service.cli", "worker"]
         self.restart_delay = restart_delay
+        self.max_restart_delay = max_restart_delay
         self.process: subprocess.Popen[bytes] | None = None
         self._stop = threading.Event()
+        self._spawning = threading.Lock()  # no new worker once stop() has begun
         self._thread = threading.Thread(target=self._watch, name="her2-worker", daemon=True)
 
     def _spawn(self) -> subprocess.Popen[bytes]:
@@ -260,19 +267,36 @@ class WorkerProcess:
         return self
 
     def _watch(self) -> None:
+        delay = self.restart_delay
+        started = time.monotonic()
         while not self._stop.wait(0.5):
             process = self.process
             # gunicorn's master reaps every child: poll() then reports 0, still "ended".
             if process is not None and process.poll() is not None and not self._stop.is_set():
-                log.warning("worker ended; restarting", extra={"fields": {"pid": process.pid}})
-                if self._stop.wait(self.restart_delay):
+                # A worker that ran a minute earns a quick restart; one that keeps
+                # failing at start is restarted less and less often.
+                if time.monotonic() - started > 60:
+                    delay = self.restart_delay
+                log.warning(
+                    "worker ended; restarting",
+                    extra={"fields": {"pid": process.pid, "delay_s": delay}},
+                )
+                if self._stop.wait(delay):
                     return
-                self.process = self._spawn()
+                delay = min(delay * 2, self.max_restart_delay)
+                started = time.monotonic()
+                with self._spawning:
+                    if self._stop.is_set():
+                        return
+                    self.process = self._spawn()
 
     def stop(self, timeout: float = 30.0) -> None:
         """Stop watching; SIGTERM the worker (SIGKILL after ``timeout``)."""
         self._stop.set()
-        process = self.process
+        with self._spawning:
+            process = self.process
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
         if process is None or process.poll() is not None:
             return
         process.terminate()
@@ -287,6 +311,9 @@ def worker_process(settings: Any) -> WorkerProcess | None:
     """The worker ``serve`` starts: only in the event-driven mode (with a FHIR server)."""
     if settings.events is None or settings.fhir_base_url is None:
         return None
+    from service.api import logs  # noqa: PLC0415
+
+    logs.configure(settings.log_level)  # the master's lines about its worker, as JSON
     return WorkerProcess().start()
 
 
