@@ -23,9 +23,13 @@ from service.settings import (
 
 if TYPE_CHECKING:
     from service.app.locks import Locks
+    from service.app.queue import Queue
     from service.app.rederive import RederivePatient
     from service.app.store import Store
+    from service.app.worker import Worker
     from service.clients.fhir import FhirClient
+    from service.event_settings import EventSettings
+    from service.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -37,12 +41,14 @@ class Application:
         client: the FHIR client, for readiness checks (None: no server configured).
         patients: the Patient-level command (None: no store to read from).
         limits: caps on a request's size and an answer's issues (None: no caps).
+        queue: the durable queue of the event-driven mode (None: the mode is off).
     """
 
     derivation: DerivationSettings
     client: FhirClient | None
     patients: RederivePatient | None
     limits: Limits | None = None
+    queue: Queue | None = None
 
     def derive(self, payload: object, now: dt.datetime) -> Derivation:
         """The stateless derivation of a request, with the configured codes, window and caps.
@@ -113,6 +119,7 @@ def bootstrap(
     store: Store | None = None,
     locks: Locks | None = None,
     limits: Limits | None = None,
+    queue: Queue | None = None,
 ) -> Application:
     """Wire the application.
 
@@ -124,6 +131,7 @@ def bootstrap(
         store: a store to use instead of the FHIR server (tests).
         locks: locks to use instead of lock files in ``lock_dir`` (tests).
         limits: caps on requests and answers (None: none, as for the command line).
+        queue: the event-driven mode's queue (``event_queue``), or None.
 
     Returns:
         The application; nothing is contacted yet.
@@ -145,7 +153,47 @@ def bootstrap(
             locks = FileLocks(lock_dir or default_lock_dir(os.environ))
         max_issues = limits.max_issues if limits is not None else None
         patients = RederivePatient(store, locks, derivation, max_issues)
-    return Application(derivation, client, patients, limits)
+    return Application(derivation, client, patients, limits, queue)
 
 
-__all__ = ["Application", "bootstrap", "fhir_client"]
+def event_queue(events: EventSettings | None) -> Queue | None:
+    """The durable queue in the data directory (created on first use), or None when off.
+
+    Raises:
+        DataDirError: when the data directory is not private to the service's user.
+    """
+    if events is None:
+        return None
+    from service.app.sqlite_queue import SqliteQueue  # noqa: PLC0415
+
+    return SqliteQueue(events.data_dir)
+
+
+def event_worker(
+    settings: Settings, queue: Queue, store: Store | None = None, locks: Locks | None = None
+) -> Worker:
+    """The worker of the event-driven mode: queue, Patient-level command, catch-up.
+
+    Raises:
+        ValueError: when no FHIR server (or no event settings) is configured.
+    """
+    from service.app.catchup import CatchUp, input_codes  # noqa: PLC0415
+    from service.app.fhir_events import FhirChangeFeed, FhirPatientFinder  # noqa: PLC0415
+    from service.app.worker import Worker  # noqa: PLC0415
+
+    application = bootstrap(
+        settings.derivation, settings.fhir_client, settings.lock_dir, store, locks, settings.limits
+    )
+    if application.client is None or application.patients is None or settings.events is None:
+        raise ValueError("the worker needs HER2_FHIR_BASE_URL and the event-driven mode")
+    catchup = CatchUp(queue, FhirChangeFeed(application.client), input_codes(settings.code_map))
+    return Worker(
+        queue,
+        application.patients,
+        FhirPatientFinder(application.client),
+        catchup,
+        settings.events.catchup_interval,
+    )
+
+
+__all__ = ["Application", "bootstrap", "event_queue", "event_worker", "fhir_client"]

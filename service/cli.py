@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from service import cli_events
 from service.bootstrap import bootstrap
 from service.bulk import cli as bulk_cli
 from service.fhir import jsonio
@@ -126,6 +127,13 @@ def _serve_command(args: argparse.Namespace) -> int:
             prepare_data_dir(settings.cds.data_dir)
         except DataDirError as exc:
             problems.append(str(exc))
+    if not problems and settings.events is not None:
+        from service.app import sqlite_queue  # noqa: PLC0415
+
+        try:
+            sqlite_queue.prepare_data_dir(settings.events.data_dir)
+        except sqlite_queue.DataDirError as exc:
+            problems.append(str(exc))
     if problems:
         # One line naming every invalid variable; a traceback would bury it.
         print(f"her2-status: {SettingsError(problems)}", file=sys.stderr)
@@ -174,9 +182,13 @@ def _serve_command(args: argparse.Namespace) -> int:
         def load(self) -> object:
             return create_app(settings, started=started)
 
+    # The event-driven mode's one worker: a child of the master, not of every HTTP worker.
+    worker = cli_events.worker_process(settings)
     try:
         _Server().run()
     finally:
+        if worker is not None:
+            worker.stop()
         # gunicorn's on_exit does not run when the master stops with an error.
         shutil.rmtree(metrics_dir, ignore_errors=True)
     return EXIT_OK
@@ -242,6 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve_parser.add_argument(
         "--threads", type=int, help="threads per worker, at least 1 (default: HER2_THREADS, else 4)"
     )
+    cli_events.add_commands(commands)
     commands.add_parser(
         "jwks",
         help="print the public JWK Set of the SMART Backend Services key",
@@ -262,6 +275,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         return _jwks_command(stream)
     if args.command == "bulk":
         return bulk_cli.command(args, stream)
+    if args.command in cli_events.COMMANDS:
+        return cli_events.run(args, stream)
     if args.command == "derive":
         try:
             return _derive_command(args, stream)

@@ -19,11 +19,15 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from service.fhir.codes import CodeMap, CodeMapError
 from service.settings_cds import CdsSettings, cds_settings
 from service.settings_view import ViewSettings, view_settings_from
+
+if TYPE_CHECKING:
+    from service.event_settings import EventSettings
 
 # timedelta's own limit: a larger window cannot be represented at all.
 MAX_WINDOW_DAYS = dt.timedelta.max.days
@@ -251,6 +255,7 @@ class Settings:
         audit: ``log`` (the audit JSON line only) or ``fhir`` (also a FHIR
             AuditEvent per Patient-level call in the FHIR server; ``HER2_AUDIT``).
         cds: the CDS Hooks service (``service.settings_cds``).
+        events: the event-driven mode (None: off; ``service.event_settings``).
         view: the decision view's SMART login (``service.settings_view``).
     """
 
@@ -270,6 +275,7 @@ class Settings:
     limits: Limits = field(default_factory=Limits)
     auth: AuthSettings = field(default_factory=AuthSettings)
     audit: str = "log"
+    events: EventSettings | None = None
     cds: CdsSettings = field(default_factory=CdsSettings)
     view: ViewSettings = field(default_factory=ViewSettings)
 
@@ -375,6 +381,7 @@ class Settings:
             ),
             auth=auth,
             audit=_audit_mode(env, base_url),
+            events=_events(env, base_url, auth),
             cds=cds_settings(env.values, env.problems),
             view=view_settings_from(env.text),
         )
@@ -504,3 +511,9 @@ def _auth_settings(env: _Env) -> AuthSettings:
     elif jwks_url is not None or audience is not None or token_url is not None:
         env.problems.append("HER2_AUTH_* variables are set but HER2_AUTH_ISSUER is not")
     return AuthSettings(issuer, jwks_url, audience, token_url)
+
+
+def _events(env: _Env, base_url: str | None, auth: AuthSettings) -> EventSettings | None:
+    from service.event_settings import event_settings  # noqa: PLC0415 (it imports this module)
+
+    return event_settings(env, base_url, auth)

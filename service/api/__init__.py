@@ -12,13 +12,14 @@ from collections.abc import Callable
 
 from flask import Flask
 
-from service.api import audit, errors, logs, metrics, routes, view, view_smart
+from service.api import audit, errors, hook, logs, metrics, routes, view, view_smart
 from service.api.cds_hooks import blueprint as cds_hooks_blueprint
 from service.api.context import Context
 from service.app.locks import Locks
+from service.app.queue import Queue
 from service.app.store import Store
 from service.auth import JwksKeys, KeySource, TokenVerifier
-from service.bootstrap import bootstrap
+from service.bootstrap import bootstrap, event_queue
 from service.fhir import jsonio
 from service.fhir.conformance import NO_INBOUND_SECURITY, smart_security
 from service.settings import Settings, SettingsError
@@ -51,6 +52,7 @@ def create_app(
     locks: Locks | None = None,
     started: dt.datetime | None = None,
     keys: KeySource | None = None,
+    queue: Queue | None = None,
 ) -> Flask:
     """Build the application.
 
@@ -62,6 +64,7 @@ def create_app(
         started: when the service started (default: now); ``serve`` passes the
             master's start so that every worker gives the same ``Last-Modified``.
         keys: the token issuer's keys instead of its JWKS URL (tests).
+        queue: the event-driven mode's queue instead of the one in HER2_DATA_DIR (tests).
 
     Returns:
         The Flask application; nothing is started (the JWKS is read on first use).
@@ -74,7 +77,13 @@ def create_app(
     if problem is not None:
         raise SettingsError([problem])
     application = bootstrap(
-        settings.derivation, settings.fhir_client, settings.lock_dir, store, locks, settings.limits
+        settings.derivation,
+        settings.fhir_client,
+        settings.lock_dir,
+        store,
+        locks,
+        settings.limits,
+        queue if queue is not None else event_queue(settings.events),
     )
     if application.client is not None:
         # The same client object serves the store, so every upstream call is counted.
@@ -109,6 +118,8 @@ def create_app(
     errors.register(app)
     app.register_blueprint(routes.fhir_blueprint(settings.base_path))
     app.register_blueprint(routes.ops_blueprint(settings.base_path))
+    if application.queue is not None:
+        app.register_blueprint(hook.hook_blueprint())
     app.register_blueprint(cds_hooks_blueprint(settings.cds))
     app.register_blueprint(view.view_blueprint())
     view_smart.configure(app, settings)

@@ -12,7 +12,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.exceptions import UnsupportedMediaType
 
-from service.api import audit, metrics, openapi
+from service.api import audit, hook, metrics, openapi
 from service.api.auth import authenticate, authorize
 from service.api.body import read_limited
 from service.api.context import Context
@@ -21,6 +21,7 @@ from service.api.html import html_response, nonce, wants_html_answer
 from service.api.logs import note
 from service.api.negotiation import require_json_answer
 from service.api.responses import ACCEPTED_TYPES, conformance_response, fhir_response
+from service.app.queue import QueueError
 from service.auth import Access
 from service.clients.errors import FhirClientError
 from service.fhir import jsonio
@@ -165,6 +166,10 @@ def ops_blueprint(base_path: str) -> Blueprint:
         client = context.application.client
         # Said on every probe, so that a deployment without authentication is noticed.
         auth = {"auth": "off"} if context.settings.auth.disabled else {}
+        try:
+            auth.update(hook.queue_status(context))
+        except QueueError:
+            return jsonify(status="not ready", queue="unavailable", **auth), 503
         if client is None:
             return jsonify(status="ready", fhir_server="not configured", **auth)
         try:

@@ -304,6 +304,16 @@ class FhirClient:
         )
         return result
 
+    def delete(self, reference: str) -> None:
+        """DELETE [base]/Type/id (a relative reference; never retried by the transport).
+
+        Raises:
+            FhirInvalidReference: when ``reference`` is not ``Type/id``.
+        """
+        if not _READABLE.fullmatch(reference):
+            raise FhirInvalidReference("refused: not a Type/id reference")
+        self._request("DELETE", self.url(reference))
+
     def transaction(self, bundle: dict[str, Any]) -> dict[str, Any]:
         """POST a transaction Bundle to [base]; all of it is applied, or none."""
         result: dict[str, Any] = self._request(
