@@ -28,8 +28,8 @@ if TYPE_CHECKING:
     from service.app.store import Store
     from service.app.worker import Worker
     from service.clients.fhir import FhirClient
-    from service.event_settings import EventSettings
     from service.settings import Settings
+    from service.settings.events import EventSettings
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,7 @@ from service.fhir import jsonio
 from service.fhir.envelope import EnvelopeError, RequestTooLarge
 from service.fhir.issues import Issue, Severity, outcome_resource
 from service.settings import SettingsError
-from service.settings_cds import CdsSettings
+from service.settings.cds import CdsSettings
 
 JSON: Final = "application/json"
 _JSON_TYPES: Final = frozenset({"application/json", "application/fhir+json"})

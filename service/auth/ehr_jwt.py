@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from service.auth.replay import ReplayGuard
 from service.auth.tokens import InvalidToken, JwksKeys, KeySource
-from service.settings_cds import CdsIssuer
+from service.settings.cds import CdsIssuer
 
 ALGORITHMS: Final = ("RS384", "ES384")
 LEEWAY: Final = 30

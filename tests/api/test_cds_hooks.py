@@ -22,7 +22,7 @@ from flask import Flask
 
 from service.api import create_app
 from service.settings import Settings
-from service.settings_cds import CdsSettings
+from service.settings.cds import CdsSettings
 from tests.builders import NOW
 from tests.builders.cds import (
     PUBLIC_URL,

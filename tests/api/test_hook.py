@@ -22,8 +22,8 @@ from service.app.memory_queue import MemoryQueue
 from service.app.memory_store import MemoryStore
 from service.app.queue import DELETED, Notice, QueueError, QueueStats
 from service.app.sqlite_queue import SqliteQueue
-from service.event_settings import EventSettings
 from service.settings import AuthSettings, Settings
+from service.settings.events import EventSettings
 from tests.builders import NOW, observation
 from tests.builders.tokens import AUDIENCE, ISSUER, Issuer, JwksServer, bearer, jwks_server
 

@@ -19,8 +19,8 @@ from service.app.locks import FileLocks
 from service.app.memory_queue import MemoryQueue
 from service.app.memory_store import MemoryStore
 from service.app.queue import Notice
-from service.event_settings import EventSettings
 from service.settings import AuthSettings, Settings
+from service.settings.events import EventSettings
 from tests.builders import observation
 
 SECRET = "s3cret-hook-value-0123456789"

@@ -25,7 +25,7 @@ from service.api import create_app
 from service.app.locks import FileLocks
 from service.app.memory_store import MemoryStore
 from service.settings import AuthSettings, Settings, SettingsError
-from service.settings_view import ViewSettings
+from service.settings.view import ViewSettings
 from tests.builders import NOW, case_ihc, parse_view
 from tests.builders.oidc import FakeOidc, fake_oidc
 from tests.builders.tokens import AUDIENCE

@@ -25,7 +25,7 @@ from flask.testing import FlaskClient
 from service.cds.cards import GroupResult
 from service.fhir import jsonio
 from service.her2 import Site, SpecimenInput, evaluate, therapies_for
-from service.settings_cds import CdsIssuer, CdsSettings
+from service.settings.cds import CdsIssuer, CdsSettings
 from tests.builders.cds_schema import RESPONSE, schema_errors
 from tests.builders.fhir import PATIENT, searchset
 from tests.builders.rules import dual, single, spec

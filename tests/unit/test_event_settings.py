@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from service.event_settings import EventSettings
 from service.settings import Settings, SettingsError
+from service.settings.events import EventSettings
 
 SECRET = "s3cret-hook-value-0123456789"
 BASE = {"HER2_FHIR_BASE_URL": "http://ehr.test/fhir", "HER2_AUTH": "off"}

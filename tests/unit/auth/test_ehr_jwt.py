@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import serialization
 from service.auth import InvalidToken, KeysUnavailable
 from service.auth.ehr_jwt import EhrJwtVerifier
 from service.auth.replay import DataDirError, SqliteReplayGuard
-from service.settings_cds import CdsIssuer
+from service.settings.cds import CdsIssuer
 from tests.builders.cds import EHR_ISSUER, ehr_issuer, ehr_jwt
 from tests.builders.tokens import Issuer, JwksServer, jwks_server
 

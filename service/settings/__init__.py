@@ -14,7 +14,6 @@ start.  The canonical base of the project's definitions
 from __future__ import annotations
 
 import datetime as dt
-import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -23,64 +22,24 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from service.fhir.codes import CodeMap, CodeMapError
-from service.settings_cds import CdsSettings, cds_settings
-from service.settings_view import ViewSettings, view_settings_from
+from service.settings.auth import AuthSettings, auth_settings
+from service.settings.cds import CdsSettings, cds_settings
+from service.settings.env import Env, SettingsError
+from service.settings.fhir import (
+    DEFAULT_SMART_SCOPES,
+    FHIR_AUTH_MODES,
+    FhirClientSettings,
+    SmartBackendSettings,
+    fhir_auth,
+    smart_backend_settings,
+)
+from service.settings.view import ViewSettings, view_settings_from
 
 if TYPE_CHECKING:
-    from service.event_settings import EventSettings
+    from service.settings.events import EventSettings
 
 # timedelta's own limit: a larger window cannot be represented at all.
 MAX_WINDOW_DAYS = dt.timedelta.max.days
-
-
-class SettingsError(ValueError):
-    """One or more settings are invalid; the message lists them all on one line."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("invalid settings: " + "; ".join(problems))
-        self.problems = problems
-
-
-class _Env:
-    """The environment being read, and the problems found so far."""
-
-    def __init__(self, environ: Mapping[str, str] | None) -> None:
-        self.values: Mapping[str, str] = os.environ if environ is None else environ
-        self.problems: list[str] = []
-
-    def text(self, name: str) -> str | None:
-        return self.values.get(name) or None
-
-    def number(
-        self,
-        name: str,
-        default: float,
-        kind: type[int] | type[float],
-        low: float,
-        high: float = math.inf,
-    ) -> float:
-        raw = self.values.get(name)
-        if raw is None or raw == "":
-            return default
-        try:
-            value = kind(raw)
-        except ValueError:
-            self.problems.append(f"{name} must be a{'n' if kind is int else ''} {kind.__name__}")
-            return default
-        if not math.isfinite(value):
-            self.problems.append(f"{name} must be a finite number")
-            return default
-        if value < low:
-            self.problems.append(f"{name} must be at least {low}")
-            return default
-        if value > high:
-            self.problems.append(f"{name} must be at most {high}")
-            return default
-        return value
-
-    def check(self) -> None:
-        if self.problems:
-            raise SettingsError(self.problems)
 
 
 def default_lock_dir(environ: Mapping[str, str]) -> Path:
@@ -97,51 +56,6 @@ def default_lock_dir(environ: Mapping[str, str]) -> Path:
     state = environ.get("XDG_STATE_HOME")
     base = Path(state) if state and Path(state).is_absolute() else Path.home() / ".local" / "state"
     return base / "her2-status" / "locks"
-
-
-# What write-back reads and writes (service/app/fhir_store.py): it also searches Lists,
-# reads Provenances and the Device, so each written type needs ``.rs`` besides ``.cu``
-# (a server enforcing scopes refuses the call otherwise: tests/integration).
-DEFAULT_SMART_SCOPES = (
-    "system/Observation.rs system/Observation.cu system/DiagnosticReport.rs "
-    "system/Specimen.rs system/Condition.rs system/List.rs system/List.cu "
-    "system/Provenance.rs system/Provenance.cu system/Device.rs system/Device.cu"
-)
-FHIR_AUTH_MODES = ("none", "static", "smart-backend")
-
-
-@dataclass(frozen=True)
-class SmartBackendSettings:
-    """Outbound SMART Backend Services (``HER2_FHIR_AUTH=smart-backend``).
-
-    Attributes:
-        client_id: the service's client id at the EHR's authorization server.
-        private_key: the PEM or JWK file of its signing key (RSA → RS384, EC P-384 →
-            ES384); checked at start, read again when the client is built.
-        key_id: the ``kid`` of that key in the JWKS registered with the EHR.
-        scopes: the scopes asked for (space separated).
-        token_url: the token endpoint (None: discovered from
-            ``[base]/.well-known/smart-configuration``).
-    """
-
-    client_id: str
-    private_key: Path
-    key_id: str
-    scopes: str = DEFAULT_SMART_SCOPES
-    token_url: str | None = None
-
-
-@dataclass(frozen=True)
-class FhirClientSettings:
-    """How to reach the EHR's FHIR server (see ``Settings`` for the attributes)."""
-
-    base_url: str
-    token: str | None = None
-    connect_timeout: float = 3.05
-    read_timeout: float = 30.0
-    retries: int = 2
-    page_size: int = 100
-    smart: SmartBackendSettings | None = None
 
 
 @dataclass(frozen=True)
@@ -171,7 +85,7 @@ class ServerSettings:
         Raises:
             SettingsError: naming every invalid variable or option.
         """
-        env = _Env(environ)
+        env = Env(environ)
         counts = []
         for option, given, name, default in (
             ("--workers", workers, "HER2_WORKERS", 2),
@@ -185,35 +99,6 @@ class ServerSettings:
                 counts.append(given)
         env.check()
         return cls(*counts)
-
-
-@dataclass(frozen=True)
-class AuthSettings:
-    """Inbound bearer tokens (the service as an OAuth 2.0 / SMART resource server).
-
-    Attributes:
-        issuer: the expected ``iss`` of access tokens (None: not configured).
-        jwks_url: where the issuer publishes its signing keys (JWKS).
-        audience: the expected ``aud`` (this service's identifier at the issuer).
-        token_url: the issuer's token endpoint, only stated in ``/metadata``.
-        disabled: ``HER2_AUTH=off``: no token is checked even when configured.
-    """
-
-    issuer: str | None = None
-    jwks_url: str | None = None
-    audience: str | None = None
-    token_url: str | None = None
-    disabled: bool = False
-
-    @classmethod
-    def off(cls) -> AuthSettings:
-        """Authentication switched off explicitly (``HER2_AUTH=off``)."""
-        return cls(disabled=True)
-
-    @property
-    def enabled(self) -> bool:
-        """Whether every protected endpoint needs a valid token."""
-        return not self.disabled and self.issuer is not None
 
 
 @dataclass(frozen=True)
@@ -254,9 +139,9 @@ class Settings:
             (``insecure_problem``).
         audit: ``log`` (the audit JSON line only) or ``fhir`` (also a FHIR
             AuditEvent per Patient-level call in the FHIR server; ``HER2_AUDIT``).
-        cds: the CDS Hooks service (``service.settings_cds``).
-        events: the event-driven mode (None: off; ``service.event_settings``).
-        view: the decision view's SMART login (``service.settings_view``).
+        cds: the CDS Hooks service (``service.settings.cds``).
+        events: the event-driven mode (None: off; ``service.settings.events``).
+        view: the decision view's SMART login (``service.settings.view``).
     """
 
     fhir_base_url: str | None = None
@@ -327,7 +212,7 @@ class Settings:
         Raises:
             SettingsError: listing every invalid variable.
         """
-        env = _Env(environ)
+        env = Env(environ)
         base_url = env.text("HER2_FHIR_BASE_URL")
         if base_url is not None:
             parts = urlsplit(base_url)
@@ -337,7 +222,7 @@ class Settings:
         token = env.text("HER2_FHIR_TOKEN")
         if token is not None and base_url is None:
             env.problems.append("HER2_FHIR_TOKEN is set but HER2_FHIR_BASE_URL is not")
-        smart = _fhir_auth(env, base_url, token)
+        smart = fhir_auth(env, base_url, token)
         base_path = env.values.get("HER2_BASE_PATH", "/fhir").rstrip("/") or ""
         if base_path and not base_path.startswith("/"):
             env.problems.append("HER2_BASE_PATH must start with /")
@@ -352,7 +237,7 @@ class Settings:
         if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             env.problems.append("HER2_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
         window = env.number("HER2_GROUPING_WINDOW_DAYS", 30, int, 0, MAX_WINDOW_DAYS)
-        auth = _auth_settings(env)
+        auth = auth_settings(env)
         settings = cls(
             fhir_base_url=base_url,
             fhir_token=token,
@@ -392,94 +277,10 @@ class Settings:
         return settings
 
 
-def _http_url(env: _Env, name: str) -> str | None:
-    value = env.text(name)
-    if value is not None:
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            env.problems.append(f"{name} must be an http(s) URL")
-    return value
-
-
-_SMART_VARIABLES = (
-    "HER2_FHIR_CLIENT_ID",
-    "HER2_FHIR_PRIVATE_KEY",
-    "HER2_FHIR_KEY_ID",
-    "HER2_FHIR_SCOPES",
-    "HER2_FHIR_TOKEN_URL",
-)
-
-
-def _fhir_auth(env: _Env, base_url: str | None, token: str | None) -> SmartBackendSettings | None:
-    """``HER2_FHIR_AUTH`` (none, static, smart-backend) and its variables.
-
-    Unset, it is ``static`` with ``HER2_FHIR_TOKEN`` and ``none`` without (as before).
-    """
-    mode = (env.text("HER2_FHIR_AUTH") or ("static" if token else "none")).lower()
-    if mode not in FHIR_AUTH_MODES:
-        env.problems.append("HER2_FHIR_AUTH must be none, static or smart-backend")
-        return None
-    if mode == "static" and token is None:
-        env.problems.append("HER2_FHIR_AUTH=static needs HER2_FHIR_TOKEN")
-    if mode != "static" and token is not None:
-        env.problems.append(f"HER2_FHIR_TOKEN is set but HER2_FHIR_AUTH is {mode}")
-    if mode != "smart-backend":
-        stray = [name for name in _SMART_VARIABLES if env.text(name) is not None]
-        if stray:
-            env.problems.append(f"{stray[0]} is set but HER2_FHIR_AUTH is not smart-backend")
-        return None
-    return smart_backend_from(env, base_url)
-
-
-def smart_backend_settings(environ: Mapping[str, str] | None = None) -> SmartBackendSettings:
-    """Only the ``smart-backend`` variables (for ``her2-status jwks``).
-
-    Raises:
-        SettingsError: naming every missing or invalid variable.
-    """
-    env = _Env(environ)
-    base_url = env.text("HER2_FHIR_BASE_URL") or "https://fhir.invalid"
-    smart = smart_backend_from(env, base_url)
-    env.check()
-    assert smart is not None  # every problem was reported above
-    return smart
-
-
-def smart_backend_from(env: _Env, base_url: str | None) -> SmartBackendSettings | None:
-    """The ``smart-backend`` variables; the key file is read and checked (never logged)."""
-    if base_url is None:
-        env.problems.append("HER2_FHIR_AUTH=smart-backend needs HER2_FHIR_BASE_URL")
-    client_id = env.text("HER2_FHIR_CLIENT_ID")
-    key_path = env.text("HER2_FHIR_PRIVATE_KEY")
-    key_id = env.text("HER2_FHIR_KEY_ID")
-    scopes = " ".join((env.text("HER2_FHIR_SCOPES") or DEFAULT_SMART_SCOPES).split())
-    token_url = _http_url(env, "HER2_FHIR_TOKEN_URL")
-    for name, value in (
-        ("HER2_FHIR_CLIENT_ID", client_id),
-        ("HER2_FHIR_PRIVATE_KEY", key_path),
-        ("HER2_FHIR_KEY_ID", key_id),
-    ):
-        if value is None:
-            env.problems.append(f"{name} is required with HER2_FHIR_AUTH=smart-backend")
-    if not scopes:
-        env.problems.append("HER2_FHIR_SCOPES must name at least one scope")
-    if key_path is not None:
-        # Imported here: only this mode pays for cryptography at start.
-        from service.clients.keys import KeyFileError, load_signing_key  # noqa: PLC0415
-
-        try:
-            load_signing_key(Path(key_path), key_id or "")
-        except KeyFileError as exc:
-            env.problems.append(f"HER2_FHIR_PRIVATE_KEY: {exc}")
-    if client_id is None or key_path is None or key_id is None or not scopes:
-        return None
-    return SmartBackendSettings(client_id, Path(key_path), key_id, scopes, token_url)
-
-
 AUDIT_MODES = ("log", "fhir")
 
 
-def _audit_mode(env: _Env, base_url: str | None) -> str:
+def _audit_mode(env: Env, base_url: str | None) -> str:
     """``HER2_AUDIT``: ``log`` (default) or ``fhir`` (needs a FHIR server to write to)."""
     mode = (env.text("HER2_AUDIT") or "log").lower()
     if mode not in AUDIT_MODES:
@@ -490,30 +291,27 @@ def _audit_mode(env: _Env, base_url: str | None) -> str:
     return mode
 
 
-def _auth_settings(env: _Env) -> AuthSettings:
-    """``HER2_AUTH`` (on/off) and the ``HER2_AUTH_*`` variables."""
-    switch = (env.text("HER2_AUTH") or "").lower()
-    if switch not in ("", "on", "off"):
-        env.problems.append("HER2_AUTH must be on or off")
-    issuer = _http_url(env, "HER2_AUTH_ISSUER")
-    jwks_url = _http_url(env, "HER2_AUTH_JWKS_URL")
-    token_url = _http_url(env, "HER2_AUTH_TOKEN_URL")
-    audience = env.text("HER2_AUTH_AUDIENCE")
-    if switch == "off":
-        return AuthSettings.off()
-    if switch == "on" and issuer is None:
-        env.problems.append("HER2_AUTH=on needs HER2_AUTH_ISSUER")
-    if issuer is not None:
-        if jwks_url is None:
-            env.problems.append("HER2_AUTH_JWKS_URL is required with HER2_AUTH_ISSUER")
-        if audience is None:
-            env.problems.append("HER2_AUTH_AUDIENCE is required with HER2_AUTH_ISSUER")
-    elif jwks_url is not None or audience is not None or token_url is not None:
-        env.problems.append("HER2_AUTH_* variables are set but HER2_AUTH_ISSUER is not")
-    return AuthSettings(issuer, jwks_url, audience, token_url)
-
-
-def _events(env: _Env, base_url: str | None, auth: AuthSettings) -> EventSettings | None:
-    from service.event_settings import event_settings  # noqa: PLC0415 (it imports this module)
+def _events(env: Env, base_url: str | None, auth: AuthSettings) -> EventSettings | None:
+    from service.settings.events import event_settings  # noqa: PLC0415 (it imports this package)
 
     return event_settings(env, base_url, auth)
+
+
+__all__ = [
+    "DEFAULT_SMART_SCOPES",
+    "FHIR_AUTH_MODES",
+    "MAX_WINDOW_DAYS",
+    "AuthSettings",
+    "CdsSettings",
+    "DerivationSettings",
+    "Env",
+    "FhirClientSettings",
+    "Limits",
+    "ServerSettings",
+    "Settings",
+    "SettingsError",
+    "SmartBackendSettings",
+    "ViewSettings",
+    "default_lock_dir",
+    "smart_backend_settings",
+]

@@ -9,8 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from service.settings import AuthSettings, _Env, _http_url
-from service.settings_cds import default_data_dir
+from service.settings.auth import AuthSettings
+from service.settings.cds import default_data_dir
+from service.settings.env import Env, http_url
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,7 @@ class EventSettings:
 MIN_HOOK_SECRET = 16
 
 
-def event_settings(env: _Env, base_url: str | None, auth: AuthSettings) -> EventSettings | None:
+def event_settings(env: Env, base_url: str | None, auth: AuthSettings) -> EventSettings | None:
     """``HER2_HOOK_SECRET``, ``HER2_PUBLIC_URL``, ``HER2_CATCHUP_INTERVAL`` (+ ``HER2_DATA_DIR``).
 
     The mode is on when ``HER2_HOOK_SECRET`` or ``HER2_PUBLIC_URL`` is set (the
@@ -46,7 +47,7 @@ def event_settings(env: _Env, base_url: str | None, auth: AuthSettings) -> Event
     ASCII without spaces, at least 16 characters.
     """
     secret = env.text("HER2_HOOK_SECRET")
-    public_url = _http_url(env, "HER2_PUBLIC_URL")
+    public_url = http_url(env, "HER2_PUBLIC_URL")
     interval = float(env.number("HER2_CATCHUP_INTERVAL", 300.0, float, 1.0))
     if secret is not None and (
         len(secret) < MIN_HOOK_SECRET or not all(33 <= ord(c) <= 126 for c in secret)
