@@ -34,12 +34,13 @@ class Fhir:
         kwargs.setdefault("timeout", 60)
         if self.tokens is None:
             return self.session.request(method, url, **kwargs)
+        extra = kwargs.pop("headers", None) or {}
         token = self.tokens.token()
-        headers = {"Authorization": f"Bearer {token}"}
+        headers = {**extra, "Authorization": f"Bearer {token}"}
         response = self.session.request(method, url, headers=headers, **kwargs)
         if response.status_code == 401:
             self.tokens.renew(token)
-            headers = {"Authorization": f"Bearer {self.tokens.token()}"}
+            headers = {**extra, "Authorization": f"Bearer {self.tokens.token()}"}
             response = self.session.request(method, url, headers=headers, **kwargs)
         return response
 

@@ -62,6 +62,10 @@ FHIR_AUDIENCE = "https://fhir.her2-status.test/fhir"
 SERVICE_AUDIENCE = "https://her2-status.test/fhir"
 # The tests' own client for seeding and checking the FHIR server: every type, every action.
 SERVICE_CLIENT = "her2-status-service"
+# Optional scopes of the service client beyond the default HER2_FHIR_SCOPES: what
+# HER2_AUDIT=fhir adds (its AuditEvents) and what subscribing needs (its Subscription).
+AUDIT_SCOPE = "system/AuditEvent.c"
+SUBSCRIPTION_SCOPES = "system/Subscription.rs system/Subscription.cu"
 SEEDER_CLIENT = "her2-test-seeder"
 SEEDER_SCOPES = "system/*.cruds"
 # Callers of the service (see the realm file for their scopes).

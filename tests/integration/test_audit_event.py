@@ -22,12 +22,15 @@ from service.app.fhir_store import FhirStore
 from service.app.locks import FileLocks
 from service.clients.fhir import FhirClient
 from service.fhir import jsonio
-from service.settings import AuthSettings, Settings
+from service.settings import DEFAULT_SMART_SCOPES, Settings
 from tests.builders import concept, observation
 from tests.integration.fhir_server import Fhir
+from tests.integration.keycloak import AUDIT_SCOPE, ENGINE, SERVICE_CLIENT, Keycloak
 
 OP = "/fhir/Patient/{}/$her2-status"
 PROFILE = "https://profiles.ihe.net/ITI/BALP/StructureDefinition/IHE.BasicAudit.PatientQuery"
+# HER2_FHIR_SCOPES of a service with HER2_AUDIT=fhir: the defaults and AuditEvent creation.
+AUDIT_SCOPES = f"{DEFAULT_SMART_SCOPES} {AUDIT_SCOPE}"
 
 
 def ihc(pid: str, answer: str) -> dict[str, Any]:
@@ -64,11 +67,20 @@ def written(event: dict[str, Any]) -> set[str]:
     return {e["what"]["reference"] for e in event["entity"] if e.get("role", {}).get("code") == "4"}
 
 
+def audited(service_factory: Callable[..., FlaskClient], keycloak_server: Keycloak) -> FlaskClient:
+    """A service with HER2_AUDIT=fhir whose token may create AuditEvents."""
+    smart = keycloak_server.service_smart(scopes=AUDIT_SCOPES)
+    return service_factory(audit="fhir", fhir_smart=smart)
+
+
 def test_audit_events_land_with_the_transaction_and_alone(
-    fhir: Fhir, patient_id: str, service_factory: Callable[..., FlaskClient]
+    fhir: Fhir,
+    patient_id: str,
+    keycloak_server: Keycloak,
+    service_factory: Callable[..., FlaskClient],
 ) -> None:
     fhir.put(ihc(patient_id, "LA11842-4"))
-    service = service_factory(audit="fhir")
+    service = audited(service_factory, keycloak_server)
 
     first = call(service, patient_id, True, f"{patient_id}-write")
     assert first.status_code == 200, first.data
@@ -118,17 +130,21 @@ class _RivalStore(FhirStore):
 
 
 def test_a_refused_transaction_leaves_no_audit_event_claiming_success(
-    fhir: Fhir, patient_id: str, fhir_base_url: str, tmp_path: Path
+    fhir: Fhir, patient_id: str, fhir_base_url: str, keycloak_server: Keycloak, tmp_path: Path
 ) -> None:
     fhir.put(ihc(patient_id, "LA11842-4"))  # 2+
     settings = Settings(
         fhir_base_url=fhir_base_url,
-        auth=AuthSettings.off(),
+        fhir_smart=keycloak_server.service_smart(scopes=AUDIT_SCOPES),
+        auth=keycloak_server.service_auth(),
         audit="fhir",
         lock_dir=tmp_path / "locks",
     )
-    store = _RivalStore(FhirClient(fhir_base_url))
+    # The store the composition root would build: the service client's own token.
+    tokens = keycloak_server.tokens(SERVICE_CLIENT, AUDIT_SCOPES)
+    store = _RivalStore(FhirClient(fhir_base_url, tokens=tokens))
     service = create_app(settings, store=store, locks=FileLocks(tmp_path / "locks")).test_client()
+    service.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {keycloak_server.token(*ENGINE)}"
     assert call(service, patient_id, True, f"{patient_id}-first").status_code == 200
     fhir.put(ihc(patient_id, "LA11841-6"))  # now 1+: a different result to write
     store.rival = True
@@ -146,14 +162,18 @@ def test_a_refused_transaction_leaves_no_audit_event_claiming_success(
 
 
 def test_hapi_validates_the_audit_event_as_r4(
-    fhir: Fhir, patient_id: str, service_factory: Callable[..., FlaskClient]
+    fhir: Fhir,
+    patient_id: str,
+    keycloak_server: Keycloak,
+    service_factory: Callable[..., FlaskClient],
 ) -> None:
     fhir.put(ihc(patient_id, "LA11842-4"))
-    assert call(service_factory(audit="fhir"), patient_id, False, "v").status_code == 200
+    service = audited(service_factory, keycloak_server)
+    assert call(service, patient_id, False, "v").status_code == 200
     ((event,),) = events(fhir, patient_id).values()
     event = {k: v for k, v in event.items() if k not in ("id", "meta")}
-    response = fhir.session.post(
-        f"{fhir.base_url}/AuditEvent/$validate", data=jsonio.dumps(event), timeout=120
+    response = fhir.request(
+        "POST", f"{fhir.base_url}/AuditEvent/$validate", data=jsonio.dumps(event), timeout=120
     )
     outcome = json.loads(response.text)
     errors = [i for i in outcome.get("issue", []) if i["severity"] in ("error", "fatal")]

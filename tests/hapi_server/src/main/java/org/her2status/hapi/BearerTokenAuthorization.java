@@ -30,6 +30,7 @@ import java.nio.charset.StandardCharsets;
 import java.text.ParseException;
 import java.util.List;
 import java.util.Set;
+import java.util.TreeSet;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import javax.servlet.http.HttpServletRequest;
@@ -45,7 +46,9 @@ import javax.servlet.http.HttpServletResponse;
  * {@code iss} and {@code aud}, not expired. SMART scopes become HAPI allow rules:
  * {@code system/Type.cruds} (v2, any subset in that order) and {@code system/Type.read|write|*}
  * (v1); {@code user/} scopes are treated as {@code system/}; {@code patient/} scopes grant
- * nothing here (the service never uses them towards the FHIR server). Everything else is
+ * nothing here (the service never uses them towards the FHIR server). Subscriptions are
+ * resources like any other ({@code system/Subscription.cu}); Bulk Data {@code $export} needs
+ * read scopes for every exported type (see {@link #bulkExport}). Everything else is
  * denied (403). {@code /metadata} and {@code /.well-known/smart-configuration} are open.
  *
  * <p>No token, or an invalid one: 401 with {@code WWW-Authenticate: Bearer} set here (HAPI's
@@ -147,6 +150,8 @@ public final class BearerTokenAuthorization extends AuthorizationInterceptor {
   List<IAuthRule> rules(String scopes) {
     IAuthRuleBuilder rules = new RuleBuilder();
     boolean any = false;
+    // The types a scope lets read and search (v2 .rs, v1 .read or *): what Bulk export may export.
+    Set<String> exportable = new TreeSet<>();
     for (String scope : scopes.trim().split("\\s+")) {
       Matcher m = SCOPE.matcher(scope);
       if (!m.matches() || m.group(1).equals("patient") || m.group(3).isEmpty()) {
@@ -162,6 +167,9 @@ public final class BearerTokenAuthorization extends AuthorizationInterceptor {
         case "*" -> "cruds";
         default -> m.group(3);
       };
+      if (perms.contains("r") && perms.contains("s")) {
+        exportable.add(type);
+      }
       if (perms.contains("r") || perms.contains("s")) {
         on(rules.allow(scope).read(), type).withAnyId().andThen();
         // $validate changes nothing: whoever may read a type may validate it.
@@ -185,11 +193,52 @@ public final class BearerTokenAuthorization extends AuthorizationInterceptor {
       }
       any = true;
     }
+    if (!exportable.isEmpty()) {
+      bulkExport(rules, exportable);
+    }
     if (any) {
       // Each entry of a transaction must pass the rules above on its own.
       rules.allow("transaction").transaction().withAnyOperation().andApplyNormalRules().andThen();
     }
     return rules.allow("metadata").metadata().andThen().denyAll("no scope grants this").build();
+  }
+
+  /**
+   * Bulk Data {@code $export} for a client that may read and search {@code types}.
+   *
+   * <p>SMART Backend Services / Bulk Data: {@code system/*.rs} (or {@code .read}) exports any
+   * type; per-type scopes export only those types, and the kick-off must name them all in
+   * {@code _type} (HAPI checks each requested type at {@code STORAGE_INITIATE_BULK_EXPORT};
+   * a kick-off without {@code _type} would export every type, so only {@code *} allows it).
+   * The deny rule right after matters: HAPI also runs the operation rules at that pointcut
+   * (as {@code EXTENDED_OPERATION_SERVER}), where the {@code $export} allow below would
+   * otherwise let through what the bulk rule did not grant.
+   *
+   * <p>Kick-off on the server, {@code Patient} and {@code Group/[id]}; polling the status URL
+   * ({@code $export-poll-status}, also its DELETE, the cancel); downloading the files
+   * ({@code GET Binary/[id]}: the export writes one Binary per file). The Binary read rule
+   * does not look inside a Binary: any export-capable client may read any Binary, another
+   * export's file too (acceptable for the test server; a production server must tie the files
+   * to the client that asked for the export).
+   */
+  private void bulkExport(IAuthRuleBuilder rules, Set<String> types) {
+    var export = rules.allow("bulk export of readable types").bulkExport().any();
+    if (!types.contains("*")) {
+      export.withResourceTypes(List.copyOf(types));
+    }
+    export.andThen();
+    rules.deny("bulk export of a type no scope lets read").bulkExport().any().andThen();
+    rules.allow("$export on the server").operation().named("$export").onServer()
+        .andAllowAllResponses().andThen();
+    rules.allow("$export on Patient").operation().named("$export")
+        .onType(fhirContext.getResourceDefinition("Patient").getImplementingClass())
+        .andAllowAllResponses().andThen();
+    rules.allow("$export on a Group").operation().named("$export")
+        .onInstancesOfType(fhirContext.getResourceDefinition("Group").getImplementingClass())
+        .andAllowAllResponses().andThen();
+    rules.allow("$export-poll-status").operation().named("$export-poll-status").onServer()
+        .andAllowAllResponses().andThen();
+    rules.allow("bulk export files").read().resourcesOfType("Binary").withAnyId().andThen();
   }
 
   private static <T> T on(IAuthRuleBuilderAppliesTo<T> rule, String type) {
