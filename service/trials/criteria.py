@@ -1,0 +1,263 @@
+"""HER2 criteria read from a study's eligibility text, conditions and keywords.
+
+The reader is deliberately narrow: it recognises the HER2 categories of the
+project's rules (her2-rules.md: positive = IHC 3+ or ISH amplified; HER2-low =
+IHC 1+ or IHC 2+/ISH-negative; HER2-ultralow = IHC 0 with membrane staining;
+HER2 0 = IHC 0; negative) and nothing else.  Anything it cannot place exactly is
+``not_understood``, never guessed:
+
+- an IHC score left over after the known definitions ("IHC 2+ or 3+", "0-2+"):
+  IHC 2+ without an ISH result is not a category;
+- the 2007 thresholds (IHC 3+ in >30 % of cells, ratio 2.2 / 1.8), which the
+  project never uses;
+- "equivocal";
+- a positive and a negative class in one sentence;
+- a denied class other than positive ("not HER2-low");
+- a HER2 mutation named together with HER2 expression;
+- a sentence naming HER2 with no recognised status.
+
+HER2 (ERBB2) *mutation* criteria (NGS, activating mutations, exon 19/20) are kept
+apart as ``her2_mutation``: they are never read as HER2 status.  Mentions of
+HER2-directed *therapy* ("anti-HER2 therapy") are not status criteria and are
+ignored.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+
+from service.her2 import Site
+from service.trials.model import Criterion, CriterionKind, Her2Class, Section
+
+_DASHES = str.maketrans({"–": "-", "—": "-", "−": "-", "‐": "-", "‑": "-", "＋": "+"})
+
+# Normalisation, applied in order to lower-cased text.
+_REWRITES: tuple[tuple[str, str], ...] = (
+    (r"≥", ">="),
+    (r"≤", "<="),
+    (r"human epidermal growth factor receptor[- ]?2", "her2"),
+    (r"\b(?:her[- ]2|erbb[- ]?2|erb-b2|her2/neu)\b", "her2"),
+    (r"her2 \(her2\)", "her2"),
+    (r"\(her2\)", ""),
+    (r"immunohistochemistry \(ihc\)|immunohistochemistry|immunochemistry", "ihc"),
+    (r"\bich\b", "ihc"),
+    (r"(?:fluorescent |fluorescence |silver |chromogenic )?in[- ]situ hybridi[sz]ation", "ish"),
+    (r"\b(?:fish|sish|cish|ddish)\b", "ish"),
+    (r"\bish \[ish\]|\bish \(ish\)", "ish"),
+    (r"(\d) \+", r"\1+"),
+    (r"ihc(\d)", r"ihc \1"),
+    (r"\bish ?\+|\bish[- ]positive|\bish amplified", " ish+ "),
+    (r"\bish ?-(?![a-z])|\bish[- ]negative|\bish non-amplified|\bish not amplified", " ish- "),
+    (r"\bnegative (?:on (?:an? )?)?ish\b", " ish- "),
+    (r"her2 ?\+", "her2-positive"),
+    (r"her2-(?=[\s,;.)/\]]|$)", "her2-negative"),
+    (r"her2 (positive|negative|low|ultralow|null|zero)\b", r"her2-\1"),
+    (r"ultra[- ]low", "ultralow"),
+    (r"\blow[- ]her2\b", "her2-low"),
+)
+
+_HER2 = re.compile(r"her2")
+# Sub-bullets of a HER2 definition often do not repeat "HER2": an IHC score or an
+# ISH result stands for it.
+_UNNAMED_HER2 = re.compile(
+    r"\bihc\b.*[0-3]\+|[0-3]\+.*\bihc\b|ish[+-]|\bish\b.*\bratio\b|overexpress|amplif"
+)
+_THERAPY = re.compile(
+    r"anti-her2\S*|her2[- ](?:targeted|directed|targeting)|targeting her2|her2 inhibitor\w*"
+)
+_MUTATION = re.compile(
+    r"mutat\w*|mutant|\bexons? ?(?:19|20)\b|insertion|\bngs\b|sequencing|\bctdna\b|"
+    r"liquid biopsy|activating|\bvariants?\b"
+)
+_STATUS_HINT = re.compile(
+    r"ihc|ish|overexpress|amplif|expression|her2-(?:positive|negative|low|ultralow)"
+)
+_UNSUPPORTED = re.compile(
+    r"equivocal|\bneither\b|\bprovided\b|\b2\.2\b|\b1\.8\b|>\s?30 ?%|30 ?% or less|2007|ihc 2\+ only|"
+    r"\bnot\b(?:\s+\S+){0,5}?\s+her2-(?:low|negative|ultralow|null)|"
+    r"\bnever\b(?:\s+\S+){0,5}?\s+her2-(?:low|negative|ultralow|null)"
+)
+_NEGATION = re.compile(
+    r"\b(?:not|never|no|without)\b(?:\s+\S+){0,6}?\s+(?:her2-positive|her2 (?:gene )?amplif)"
+)
+
+# Each pattern is removed once matched, so that what remains can be checked for
+# IHC scores nobody placed.  Order matters: the definitions of negative (0-1+)
+# come before IHC 0 and IHC 1+.
+_PATTERNS: tuple[tuple[str, str], ...] = (
+    ("ultralow", r"her2-ultralow|ultralow|ihc ?>\s?0 ?(?:and |but )?<\s?1\+|"
+     r"ihc 0 with (?:any )?(?:faint )?(?:incomplete )?membrane staining"),
+    ("null", r"her2-null|ihc 0 (?:without|with no|with absent) (?:any )?membrane staining"),
+    ("negative", r"her2-negative|negative her2|her2 non-?amplified|her2 (?:gene )?not amplified|"
+     r"non-?amplified|not amplified|negative for her2|her2 negativity|her2 is negative|"
+     r"no her2 (?:gene )?amplification"),
+    ("negative_def", r"(?:ihc )?0 ?(?:-|to|or|and) ?1\+|(?:ihc )?0, 1\+|ihc negative"),
+    ("low", r"her2-low|her2 low|low (?:levels? of )?her2(?: expression)?|her2 low expression"),
+    ("low_def", r"(?:ihc )?2\+ ?(?:/|and|with|in combination with)? ?ish-|"
+     r"(?:ihc )?2\+[^.;+]{0,60}?(?:ish-|ish (?:test )?(?:\w+ ){0,3}negative)|"
+     r"(?:ihc )?1\+(?: \((?:ish- or untested|ish- or not tested|ish-)\))?"),
+    ("positive", r"her2-positive|her2[- ]overexpress\w*|overexpress\w*(?: and/or amplification)?"
+     r"(?: of her2)?|her2 (?:gene )?amplifi\w*|amplification of her2|her2-amplified|"
+     r"her2 positivity|positive for her2"),
+    ("positive_def", r"(?:ihc )?2\+ ?(?:/|and|with|in combination with|or) ?ish\+|"
+     r"(?:ihc )?(?:score of )?3\+(?: staining)?|ish\+|gene amplification"),
+    ("zero", r"her2-(?:0|zero)\b|ihc (?:score (?:of )?)?0\b|her2 0\b"),
+)
+_COMPILED = tuple((name, re.compile(pattern)) for name, pattern in _PATTERNS)
+_LEFTOVER_SCORE = re.compile(r"\b[0-3]\+|\bihc (?:score (?:of )?)?[0-3]\b")
+
+_GASTRO = re.compile(r"gastr|esophag|oesophag|\bgej\b|\bgoj\b|junction")
+_BREAST = re.compile(r"breast")
+
+_HEADING = re.compile(r"^\s*(?:key\s+|main\s+)?(inclusion|exclusion)\s+criteria\b[^a-z]*$", re.I)
+_BULLET = re.compile(r"^\s*(?:[-*•‣⁃∙·]|\d+[.)]|[a-z][.)]|\(\w\))\s*")
+_SENTENCE_END = re.compile(r"(?<=\.)\s+(?=[A-Z])")
+
+
+def normalise(sentence: str) -> str:
+    """The sentence lower-cased with HER2, IHC and ISH spellings unified."""
+    text = sentence.translate(_DASHES).lower()
+    for pattern, replacement in _REWRITES:
+        text = re.sub(pattern, replacement, text)
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def site_named(text: str) -> Site | None:
+    """The site a text names: gastroesophageal, breast, or None (neither or both)."""
+    lowered = text.lower()
+    gastro, breast = bool(_GASTRO.search(lowered)), bool(_BREAST.search(lowered))
+    if gastro == breast:
+        return None
+    return Site.GASTROESOPHAGEAL if gastro else Site.BREAST
+
+
+def _classes_found(text: str) -> tuple[set[str], str]:
+    found: set[str] = set()
+    for name, pattern in _COMPILED:
+        if pattern.search(text):
+            found.add(name)
+            text = pattern.sub(" ", text)
+    return found, text
+
+
+def _kind_of(found: set[str]) -> CriterionKind:
+    classes: set[Her2Class] = set()
+    if found & {"positive", "positive_def"}:
+        classes.add(Her2Class.POSITIVE)
+    if found & {"low", "low_def"}:
+        classes.add(Her2Class.LOW)
+    if "ultralow" in found:
+        classes.add(Her2Class.ULTRALOW)
+    if "null" in found:
+        classes.add(Her2Class.NULL)
+    if "zero" in found:
+        classes |= {Her2Class.ULTRALOW, Her2Class.NULL}
+    if found & {"negative", "negative_def"}:
+        classes |= {Her2Class.LOW, Her2Class.ULTRALOW, Her2Class.NULL}
+    if Her2Class.POSITIVE in classes:
+        return CriterionKind.HER2_POSITIVE if len(classes) == 1 else CriterionKind.NOT_UNDERSTOOD
+    by_classes = {
+        frozenset({Her2Class.LOW}): CriterionKind.HER2_LOW,
+        frozenset({Her2Class.ULTRALOW}): CriterionKind.HER2_ULTRALOW,
+        frozenset({Her2Class.NULL}): CriterionKind.HER2_NULL,
+        frozenset({Her2Class.ULTRALOW, Her2Class.NULL}): CriterionKind.HER2_ZERO,
+        frozenset({Her2Class.LOW, Her2Class.ULTRALOW}): CriterionKind.HER2_LOW_OR_ULTRALOW,
+    }
+    kind = by_classes.get(frozenset(classes))
+    if kind is not None:
+        return kind
+    if len(classes) == 3:
+        if "negative" in found and "low" in found:
+            return CriterionKind.HER2_NEGATIVE_OR_LOW
+        if found & {"negative", "negative_def"}:
+            return CriterionKind.HER2_NEGATIVE
+        return CriterionKind.HER2_LOW_OR_ZERO
+    return CriterionKind.NOT_UNDERSTOOD
+
+
+def read_sentence(
+    sentence: str, section: Section, source: str = "eligibility"
+) -> Criterion | None:
+    """The HER2 criterion one sentence states, or None when it states none.
+
+    Args:
+        sentence: one eligibility sentence (or a condition or keyword).
+        section: the section it stands in.
+        source: ``eligibility``, ``condition`` or ``keyword``.
+
+    Returns:
+        None when the sentence does not speak of HER2 status (no HER2 at all, or
+        only HER2-directed therapy); otherwise a :class:`Criterion`, whose kind is
+        ``not_understood`` when the wording cannot be placed exactly.
+    """
+    text = _THERAPY.sub(" ", normalise(sentence))
+    if not _HER2.search(text) and not _UNNAMED_HER2.search(text):
+        return None
+    site = site_named(sentence)
+
+    def criterion(kind: CriterionKind, negated: bool = False) -> Criterion:
+        return Criterion(kind, section, sentence, negated=negated, site=site, source=source)
+
+    if _MUTATION.search(text):
+        stripped = _MUTATION.sub(" ", text)
+        if _STATUS_HINT.search(stripped):
+            return criterion(CriterionKind.NOT_UNDERSTOOD)
+        return criterion(CriterionKind.HER2_MUTATION)
+    if _UNSUPPORTED.search(text):
+        return criterion(CriterionKind.NOT_UNDERSTOOD)
+    found, rest = _classes_found(text)
+    if not found:
+        # Conditions and keywords that only name HER2 are topical labels, not criteria.
+        return None if source != "eligibility" else criterion(CriterionKind.NOT_UNDERSTOOD)
+    if _LEFTOVER_SCORE.search(rest):
+        return criterion(CriterionKind.NOT_UNDERSTOOD)
+    kind = _kind_of(found)
+    negated = kind is CriterionKind.HER2_POSITIVE and bool(_NEGATION.search(text))
+    return criterion(kind, negated)
+
+
+def sentences(eligibility: str) -> Iterator[tuple[Section, str]]:
+    """Each sentence of an eligibility text with the section it stands in.
+
+    Headings "Inclusion Criteria" / "Exclusion Criteria" switch the section; text
+    before any heading is ``unknown``.  Bullets are stripped; a bullet holding
+    several sentences is split at full stops.
+    """
+    section = Section.UNKNOWN
+    for raw in eligibility.splitlines():
+        line = raw.strip()
+        if not line:
+            continue
+        heading = _HEADING.match(line)
+        if heading:
+            section = Section(heading.group(1).lower())
+            continue
+        line = _BULLET.sub("", line).strip()
+        for part in _SENTENCE_END.split(line):
+            if part.strip():
+                yield section, part.strip()
+
+
+def read_study(
+    eligibility: str, conditions: Iterable[str] = (), keywords: Iterable[str] = ()
+) -> list[Criterion]:
+    """Every HER2 criterion of a study, in text order, then conditions and keywords.
+
+    Conditions and keywords describe who the study is for, so a HER2 class they
+    name is read as an inclusion criterion.
+    """
+    found: list[Criterion] = []
+    for section, sentence in sentences(eligibility):
+        read = read_sentence(sentence, section)
+        if read is not None:
+            found.append(read)
+    for source, texts in (("condition", conditions), ("keyword", keywords)):
+        for text in texts:
+            read = read_sentence(text, Section.INCLUSION, source)
+            if read is not None and read.kind is not CriterionKind.NOT_UNDERSTOOD:
+                found.append(read)
+    return found
+
+
+__all__ = ["normalise", "read_sentence", "read_study", "sentences", "site_named"]
