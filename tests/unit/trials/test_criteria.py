@@ -1,0 +1,84 @@
+"""Criterion extraction: sections, kinds, sites, conditions and keywords (issue 14)."""
+
+from __future__ import annotations
+
+import pytest
+
+from service.her2 import Site
+from service.trials.criteria import read_sentence, read_study, sentences
+from service.trials.model import CriterionKind, Her2Class, Section
+
+TEXT = """Key Inclusion Criteria:
+
+* Has HER2-low expression (IHC 1+ or IHC 2+/ISH-) as determined by the central laboratory result.
+* Was never previously HER2-positive (IHC 3+ or IHC 2+/ISH+) on prior pathology testing.
+
+Exclusion Criteria:
+
+1. Known HER2-positive disease.
+2. Pregnancy or breastfeeding
+"""
+
+
+def test_sections_and_bullets() -> None:
+    found = list(sentences("Preamble mentioning HER2.\n" + TEXT))
+    assert found[0] == (Section.UNKNOWN, "Preamble mentioning HER2.")
+    assert found[1][0] is Section.INCLUSION and found[1][1].startswith("Has HER2-low")
+    assert found[-1] == (Section.EXCLUSION, "Pregnancy or breastfeeding")
+
+
+def test_each_criterion_keeps_its_sentence_and_section() -> None:
+    criteria = read_study(TEXT)
+    assert [(c.kind, c.section, c.excludes) for c in criteria] == [
+        (CriterionKind.HER2_LOW, Section.INCLUSION, False),
+        (CriterionKind.HER2_POSITIVE, Section.INCLUSION, True),
+        (CriterionKind.HER2_POSITIVE, Section.EXCLUSION, True),
+    ]
+    assert criteria[2].sentence == "Known HER2-positive disease."
+
+
+@pytest.mark.parametrize(
+    ("sentence", "kind"),
+    [
+        ("HER2-negative or HER2-low metastatic breast cancer", CriterionKind.HER2_NEGATIVE_OR_LOW),
+        ("HER2 IHC 0 without membrane staining (HER2-null)", CriterionKind.HER2_NULL),
+        ("HER2 IHC 0 status", CriterionKind.HER2_ZERO),
+        ("HER2-low or HER2-ultralow", CriterionKind.HER2_LOW_OR_ULTRALOW),
+        ("HR+/HER2- advanced breast cancer", CriterionKind.HER2_NEGATIVE),
+        ("HER2 IHC 2+ only", CriterionKind.NOT_UNDERSTOOD),
+        ("HER2-positive or HER2-low", CriterionKind.NOT_UNDERSTOOD),
+        ("ERBB2 amplification detected by NGS", CriterionKind.NOT_UNDERSTOOD),
+        ("ERBB2 exon 20 insertion", CriterionKind.HER2_MUTATION),
+        ("HER2 status not HER2-low", CriterionKind.NOT_UNDERSTOOD),
+    ],
+)
+def test_kinds(sentence: str, kind: CriterionKind) -> None:
+    found = read_sentence(sentence, Section.INCLUSION)
+    assert found is not None and found.kind is kind
+
+
+def test_zero_covers_ultralow_and_null() -> None:
+    found = read_sentence("HER2 IHC 0", Section.INCLUSION)
+    assert found is not None
+    assert found.classes == {Her2Class.ULTRALOW, Her2Class.NULL}
+
+
+def test_no_her2_no_criterion() -> None:
+    assert read_sentence("ECOG performance status 0 or 1", Section.INCLUSION) is None
+    assert read_sentence("Prior anti-HER2 therapy is allowed", Section.EXCLUSION) is None
+
+
+def test_site_of_a_sentence() -> None:
+    found = read_sentence(
+        "HER2-positive gastric or gastroesophageal junction adenocarcinoma", Section.INCLUSION
+    )
+    assert found is not None and found.site is Site.GASTROESOPHAGEAL
+    assert found.kind is CriterionKind.HER2_POSITIVE
+
+
+def test_conditions_and_keywords_are_inclusion_criteria() -> None:
+    criteria = read_study("", conditions=("HER2-low Breast Cancer", "HER2"), keywords=("HER2 mutation",))
+    assert [(c.kind, c.source, c.section) for c in criteria] == [
+        (CriterionKind.HER2_LOW, "condition", Section.INCLUSION),
+        (CriterionKind.HER2_MUTATION, "keyword", Section.INCLUSION),
+    ]
