@@ -30,7 +30,9 @@ from collections.abc import Iterable, Iterator
 from service.her2 import Site
 from service.trials.model import Criterion, CriterionKind, Her2Class, Section
 
-_DASHES = str.maketrans({"–": "-", "—": "-", "−": "-", "‐": "-", "‑": "-", "＋": "+"})
+_DASHES = str.maketrans(
+    {"\u2013": "-", "\u2014": "-", "\u2212": "-", "\u2010": "-", "\u2011": "-", "\uff0b": "+"}
+)
 
 # Normalisation, applied in order to lower-cased text.
 _REWRITES: tuple[tuple[str, str], ...] = (
@@ -74,7 +76,7 @@ _STATUS_HINT = re.compile(
     r"ihc|ish|overexpress|amplif|expression|her2-(?:positive|negative|low|ultralow)"
 )
 _UNSUPPORTED = re.compile(
-    r"equivocal|\bneither\b|\bprovided\b|\b2\.2\b|\b1\.8\b|>\s?30 ?%|30 ?% or less|2007|ihc 2\+ only|"
+    r"equivocal|\bneither\b|\bprovided\b|\b2\.2\b|\b1\.8\b|>\s?30 ?%|30 ?% or less|2007|"
     r"\bnot\b(?:\s+\S+){0,5}?\s+her2-(?:low|negative|ultralow|null)|"
     r"\bnever\b(?:\s+\S+){0,5}?\s+her2-(?:low|negative|ultralow|null)"
 )
@@ -86,22 +88,37 @@ _NEGATION = re.compile(
 # IHC scores nobody placed.  Order matters: the definitions of negative (0-1+)
 # come before IHC 0 and IHC 1+.
 _PATTERNS: tuple[tuple[str, str], ...] = (
-    ("ultralow", r"her2-ultralow|ultralow|ihc ?>\s?0 ?(?:and |but )?<\s?1\+|"
-     r"ihc 0 with (?:any )?(?:faint )?(?:incomplete )?membrane staining"),
+    (
+        "ultralow",
+        r"her2-ultralow|ultralow|ihc ?>\s?0 ?(?:and |but )?<\s?1\+|"
+        r"ihc 0 with (?:any )?(?:faint )?(?:incomplete )?membrane staining",
+    ),
     ("null", r"her2-null|ihc 0 (?:without|with no|with absent) (?:any )?membrane staining"),
-    ("negative", r"her2-negative|negative her2|her2 non-?amplified|her2 (?:gene )?not amplified|"
-     r"non-?amplified|not amplified|negative for her2|her2 negativity|her2 is negative|"
-     r"no her2 (?:gene )?amplification"),
+    (
+        "negative",
+        r"her2-negative|negative her2|her2 non-?amplified|her2 (?:gene )?not amplified|"
+        r"non-?amplified|not amplified|negative for her2|her2 negativity|her2 is negative|"
+        r"no her2 (?:gene )?amplification",
+    ),
     ("negative_def", r"(?:ihc )?0 ?(?:-|to|or|and) ?1\+|(?:ihc )?0, 1\+|ihc negative"),
     ("low", r"her2-low|her2 low|low (?:levels? of )?her2(?: expression)?|her2 low expression"),
-    ("low_def", r"(?:ihc )?2\+ ?(?:/|and|with|in combination with)? ?ish-|"
-     r"(?:ihc )?2\+[^.;+]{0,60}?(?:ish-|ish (?:test )?(?:\w+ ){0,3}negative)|"
-     r"(?:ihc )?1\+(?: \((?:ish- or untested|ish- or not tested|ish-)\))?"),
-    ("positive", r"her2-positive|her2[- ]overexpress\w*|overexpress\w*(?: and/or amplification)?"
-     r"(?: of her2)?|her2 (?:gene )?amplifi\w*|amplification of her2|her2-amplified|"
-     r"her2 positivity|positive for her2"),
-    ("positive_def", r"(?:ihc )?2\+ ?(?:/|and|with|in combination with|or) ?ish\+|"
-     r"(?:ihc )?(?:score of )?3\+(?: staining)?|ish\+|gene amplification"),
+    (
+        "low_def",
+        r"(?:ihc )?2\+ ?(?:/|and|with|in combination with)? ?ish-|"
+        r"(?:ihc )?2\+[^.;+]{0,60}?(?:ish-|ish (?:test )?(?:\w+ ){0,3}negative)|"
+        r"(?:ihc )?1\+(?: \((?:ish- or untested|ish- or not tested|ish-)\))?",
+    ),
+    (
+        "positive",
+        r"her2-positive|her2[- ]overexpress\w*|overexpress\w*(?: and/or amplification)?"
+        r"(?: of her2)?|her2 (?:gene )?amplifi\w*|amplification of her2|her2-amplified|"
+        r"her2 positivity|positive for her2",
+    ),
+    (
+        "positive_def",
+        r"(?:ihc )?2\+ ?(?:/|and|with|in combination with|or) ?ish\+|"
+        r"(?:ihc )?(?:score of )?3\+(?: staining)?|ish\+|gene amplification",
+    ),
     ("zero", r"her2-(?:0|zero)\b|ihc (?:score (?:of )?)?0\b|her2 0\b"),
 )
 _COMPILED = tuple((name, re.compile(pattern)) for name, pattern in _PATTERNS)
@@ -111,7 +128,7 @@ _GASTRO = re.compile(r"gastr|esophag|oesophag|\bgej\b|\bgoj\b|junction")
 _BREAST = re.compile(r"breast")
 
 _HEADING = re.compile(r"^\s*(?:key\s+|main\s+)?(inclusion|exclusion)\s+criteria\b[^a-z]*$", re.I)
-_BULLET = re.compile(r"^\s*(?:[-*•‣⁃∙·]|\d+[.)]|[a-z][.)]|\(\w\))\s*")
+_BULLET = re.compile(r"^\s*(?:[-*\u2022\u2023\u2043\u2219\u00b7]|\d+[.)]|[a-z][.)]|\(\w\))\s*")
 _SENTENCE_END = re.compile(r"(?<=\.)\s+(?=[A-Z])")
 
 
@@ -176,9 +193,7 @@ def _kind_of(found: set[str]) -> CriterionKind:
     return CriterionKind.NOT_UNDERSTOOD
 
 
-def read_sentence(
-    sentence: str, section: Section, source: str = "eligibility"
-) -> Criterion | None:
+def read_sentence(sentence: str, section: Section, source: str = "eligibility") -> Criterion | None:
     """The HER2 criterion one sentence states, or None when it states none.
 
     Args:

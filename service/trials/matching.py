@@ -150,7 +150,9 @@ def _evaluate(
         return Finding(Outcome.CANDIDATE, f"requires {label}: met", criterion)
     if not possible & named:
         if criterion.excludes:
-            return Finding(Outcome.CANDIDATE, f"excludes {label}: not the patient's class", criterion)
+            return Finding(
+                Outcome.CANDIDATE, f"excludes {label}: not the patient's class", criterion
+            )
         return Finding(Outcome.EXCLUDED, f"requires {label}", criterion)
     return Finding(
         Outcome.NEEDS_REVIEW, f"the HER2 result does not say whether it is {label}", criterion

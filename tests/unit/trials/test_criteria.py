@@ -23,7 +23,8 @@ Exclusion Criteria:
 def test_sections_and_bullets() -> None:
     found = list(sentences("Preamble mentioning HER2.\n" + TEXT))
     assert found[0] == (Section.UNKNOWN, "Preamble mentioning HER2.")
-    assert found[1][0] is Section.INCLUSION and found[1][1].startswith("Has HER2-low")
+    assert found[1][0] is Section.INCLUSION
+    assert found[1][1].startswith("Has HER2-low")
     assert found[-1] == (Section.EXCLUSION, "Pregnancy or breastfeeding")
 
 
@@ -54,13 +55,14 @@ def test_each_criterion_keeps_its_sentence_and_section() -> None:
 )
 def test_kinds(sentence: str, kind: CriterionKind) -> None:
     found = read_sentence(sentence, Section.INCLUSION)
-    assert found is not None and found.kind is kind
+    assert found is not None
+    assert found.kind is kind
 
 
 def test_zero_covers_ultralow_and_null() -> None:
     found = read_sentence("HER2 IHC 0", Section.INCLUSION)
     assert found is not None
-    assert found.classes == {Her2Class.ULTRALOW, Her2Class.NULL}
+    assert found.classes == frozenset({Her2Class.ULTRALOW, Her2Class.NULL})
 
 
 def test_no_her2_no_criterion() -> None:
@@ -72,12 +74,15 @@ def test_site_of_a_sentence() -> None:
     found = read_sentence(
         "HER2-positive gastric or gastroesophageal junction adenocarcinoma", Section.INCLUSION
     )
-    assert found is not None and found.site is Site.GASTROESOPHAGEAL
+    assert found is not None
+    assert found.site is Site.GASTROESOPHAGEAL
     assert found.kind is CriterionKind.HER2_POSITIVE
 
 
 def test_conditions_and_keywords_are_inclusion_criteria() -> None:
-    criteria = read_study("", conditions=("HER2-low Breast Cancer", "HER2"), keywords=("HER2 mutation",))
+    criteria = read_study(
+        "", conditions=("HER2-low Breast Cancer", "HER2"), keywords=("HER2 mutation",)
+    )
     assert [(c.kind, c.source, c.section) for c in criteria] == [
         (CriterionKind.HER2_LOW, "condition", Section.INCLUSION),
         (CriterionKind.HER2_MUTATION, "keyword", Section.INCLUSION),

@@ -21,7 +21,8 @@ def _read(item: dict[str, Any]) -> dict[str, Any] | None:
 def test_the_corpus_is_large_and_cited() -> None:
     assert len(SENTENCES) >= 50
     for item in SENTENCES:
-        assert item["source"]["url"] and item["source"]["where"], item["id"]
+        assert item["source"]["url"], item["id"]
+        assert item["source"]["where"], item["id"]
     assert len({item["sentence"] for item in SENTENCES}) == len(SENTENCES)
 
 
@@ -40,7 +41,9 @@ def test_expected_extraction(item: dict[str, Any]) -> None:
     assert _read(item) == item["expected"]
 
 
-NOT_UNDERSTOOD = [i for i in SENTENCES if i["expected"] and i["expected"]["kind"] == "not_understood"]
+NOT_UNDERSTOOD = [
+    i for i in SENTENCES if i["expected"] and i["expected"]["kind"] == "not_understood"
+]
 
 
 def test_not_understood_set_has_no_guess() -> None:
@@ -54,4 +57,5 @@ def test_a_mutation_sentence_is_never_a_status() -> None:
     assert len(mutations) >= 4
     for item in mutations:
         found = read_sentence(item["sentence"], Section(item["section"]))
-        assert found is not None and found.classes is None
+        assert found is not None
+        assert found.classes is None
