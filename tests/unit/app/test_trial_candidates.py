@@ -1,0 +1,35 @@
+"""The patient's current HER2 result per site, from the derivation (issue 14)."""
+
+from __future__ import annotations
+
+from service.app.derivation import derive
+from service.app.trial_candidates import current_her2
+from service.her2 import Site, Status
+from service.trials.matching import PatientHer2
+from tests.builders import BREAST, NOW, bundle, ihc_score, specimen
+
+
+def _breast(id: str, score: str, effective: str) -> list[dict[str, object]]:
+    return [
+        specimen(id, body_site=BREAST),
+        ihc_score(f"i-{id}", score, specimen=f"Specimen/{id}", effective=effective),
+    ]
+
+
+def test_the_most_recent_specimen_is_current() -> None:
+    payload = bundle(*_breast("old", "3+", "2025-01-10"), *_breast("new", "1+", "2026-06-01"))
+    current = current_her2(derive(payload, NOW).derived)
+    assert current == {Site.BREAST: PatientHer2(Site.BREAST, Status.NEGATIVE, True, False)}
+
+
+def test_two_disagreeing_current_specimens_are_not_final() -> None:
+    payload = bundle(*_breast("a", "3+", "2026-06-01"), *_breast("b", "1+", "2026-06-01"))
+    current = current_her2(derive(payload, NOW).derived)
+    assert current == {Site.BREAST: PatientHer2(Site.BREAST, Status.EQUIVOCAL)}
+
+
+def test_a_result_of_unknown_site_is_not_used() -> None:
+    payload = bundle(ihc_score("i", "3+", specimen="Specimen/x"))
+    derived = derive(payload, NOW).derived
+    assert [d.result.site for d in derived] == [None]
+    assert current_her2(derived) == {}
