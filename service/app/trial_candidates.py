@@ -12,11 +12,13 @@ section 7) are not used: a trial is matched on its own site's result only.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
+from typing import Any
 
 from service.fhir.outbound import Derived
 from service.her2 import Site, Status
-from service.trials.matching import PatientHer2
+from service.trials.matching import PatientHer2, TrialMatch, match_studies
+from service.trials.model import Study
 
 
 def current_her2(derived: Iterable[Derived]) -> dict[Site, PatientHer2]:
@@ -44,4 +46,41 @@ def current_her2(derived: Iterable[Derived]) -> dict[Site, PatientHer2]:
     return current
 
 
-__all__ = ["current_her2"]
+def trial_candidates(
+    derived: Iterable[Derived],
+    studies: Iterable[Study],
+    statuses: Collection[str] | None = None,
+    phases: Collection[str] | None = None,
+) -> list[TrialMatch]:
+    """The command the trial-matching entry points share: derive once, match every study.
+
+    Args:
+        derived: the patient's derivation (``Derivation.derived``).
+        studies: the trials to consider.
+        statuses: ``overallStatus`` values to keep (None: all).
+        phases: phase values to keep (None: all).
+    """
+    return match_studies(studies, current_her2(derived), statuses, phases)
+
+
+def match_summary(match: TrialMatch) -> dict[str, Any]:
+    """A plain JSON-ready summary of one trial's outcome (no patient data in it)."""
+    return {
+        "study": match.study.study_id,
+        "title": match.study.title,
+        "outcome": match.outcome.value,
+        "site": match.site.value if match.site else None,
+        "findings": [
+            {
+                "outcome": f.outcome.value,
+                "reason": f.reason,
+                "kind": f.criterion.kind.value if f.criterion else None,
+                "section": f.criterion.section.value if f.criterion else None,
+                "sentence": f.criterion.sentence if f.criterion else None,
+            }
+            for f in match.findings
+        ],
+    }
+
+
+__all__ = ["current_her2", "match_summary", "trial_candidates"]

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from service.app.derivation import derive
-from service.app.trial_candidates import current_her2
+from service.app.trial_candidates import current_her2, match_summary, trial_candidates
+from service.clients.ctgov_files import load_directory
 from service.her2 import Site, Status
 from service.trials.matching import PatientHer2
 from tests.builders import BREAST, NOW, bundle, ihc_score, specimen
+from tests.builders.trials import CTGOV
 
 
 def _breast(id: str, score: str, effective: str) -> list[dict[str, object]]:
@@ -33,3 +35,29 @@ def test_a_result_of_unknown_site_is_not_used() -> None:
     derived = derive(payload, NOW).derived
     assert [d.result.site for d in derived] == [None]
     assert current_her2(derived) == {}
+
+
+def test_candidates_for_an_ihc_1plus_breast_patient() -> None:
+    derived = derive(bundle(*_breast("s", "1+", "2026-06-01")), NOW).derived
+    matches = trial_candidates(derived, load_directory(CTGOV).studies, statuses=["RECRUITING"])
+    summaries = {m.study.study_id: match_summary(m) for m in matches}
+    assert sorted(summaries) == ["FIXTURE-GASTRIC-POS", "NCT03734029"]
+    db04 = summaries["NCT03734029"]
+    assert db04["outcome"] == "candidate"
+    assert [(f["kind"], f["section"], f["outcome"]) for f in db04["findings"]] == [
+        ("her2_low", "inclusion", "candidate"),
+        ("her2_positive", "inclusion", "candidate"),
+        ("her2_low", "inclusion", "candidate"),
+    ]
+    assert db04["findings"][1]["sentence"] == (
+        "Tumors previously not classified as HER2-positive on any prior pathology testing"
+    )
+    gastric = summaries["FIXTURE-GASTRIC-POS"]
+    assert gastric["outcome"] == "excluded"
+    assert gastric["findings"][0] == {
+        "outcome": "excluded",
+        "reason": "the study is for gastroesophageal cancer",
+        "kind": None,
+        "section": None,
+        "sentence": None,
+    }
