@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 
 # Run from any directory: this checkout's service package, not an installed one.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from service.trials.criteria import read_sentence
+from service.trials.criteria import read_sentence, read_study
 from service.trials.model import CriterionKind, Section
 
 CORPUS = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "trials"
@@ -88,5 +89,20 @@ def main() -> None:
         )
 
 
+def throughput(sentences: list[str], repeat: int = 200) -> None:
+    """Print the reading cost of one eligibility text of ``repeat`` copies of the corpus."""
+    text = "Inclusion Criteria:\n" + "\n".join(f"* {s}" for s in sentences * repeat)
+    start = time.perf_counter()
+    read_study(text)
+    elapsed = time.perf_counter() - start
+    count = len(sentences) * repeat
+    print(
+        f"\nReading {count} sentences ({len(text) // 1024} KiB) in one text: {elapsed:.2f} s, "
+        f"{1000 * elapsed / count:.3f} ms per sentence"
+    )
+
+
 if __name__ == "__main__":
     main()
+    corpus = json.loads((CORPUS / "eligibility_corpus.json").read_text(encoding="utf-8"))
+    throughput([str(i["sentence"]) for i in corpus["sentences"]])

@@ -60,11 +60,24 @@ _REWRITES: tuple[tuple[str, str], ...] = (
 )
 
 _HER2 = re.compile(r"her2")
-# Sub-bullets of a HER2 definition often do not repeat "HER2": an IHC score or an
-# ISH result stands for it.
-_UNNAMED_HER2 = re.compile(
-    r"\bihc\b.*[0-3]\+|[0-3]\+.*\bihc\b|ish[+-]|\bish\b.*\bratio\b|overexpress|amplif"
-)
+# Sub-bullets of a HER2 definition often do not repeat "HER2": an IHC score, an ISH
+# result or ratio, overexpression or amplification stands for it.  Each part is
+# searched on its own (no ".*" between two parts): linear on any input.
+_IHC = re.compile(r"\bihc\b")
+_SCORE = re.compile(r"[0-3]\+")
+_ISH = re.compile(r"\bish\b")
+_RATIO = re.compile(r"\bratio\b")
+_UNNAMED_HER2 = re.compile(r"ish[+-]|overexpress|amplif")
+
+
+def _names_her2_without_saying_so(text: str) -> bool:
+    return bool(
+        (_IHC.search(text) and _SCORE.search(text))
+        or (_ISH.search(text) and _RATIO.search(text))
+        or _UNNAMED_HER2.search(text)
+    )
+
+
 _THERAPY = re.compile(
     r"anti-her2\S*|her2[- ](?:targeted|directed|targeting)|targeting her2|her2 inhibitor\w*"
 )
@@ -207,7 +220,7 @@ def read_sentence(sentence: str, section: Section, source: str = "eligibility") 
         ``not_understood`` when the wording cannot be placed exactly.
     """
     text = _THERAPY.sub(" ", normalise(sentence))
-    if not _HER2.search(text) and not _UNNAMED_HER2.search(text):
+    if not _HER2.search(text) and not _names_her2_without_saying_so(text):
         return None
     site = site_named(sentence)
 
