@@ -14,6 +14,7 @@ HER2 0 = IHC 0; negative) and nothing else.  Anything it cannot place exactly is
 - a positive and a negative class in one sentence;
 - a denied class other than positive ("not HER2-low");
 - a HER2 mutation named together with HER2 expression;
+- a criterion for a subgroup only ("If HER2-positive, ...", a cohort or an arm);
 - a sentence naming HER2 with no recognised status.
 
 HER2 (ERBB2) *mutation* criteria (NGS, activating mutations, exon 19/20) are kept
@@ -92,6 +93,15 @@ _UNSUPPORTED = re.compile(
     r"equivocal|\bneither\b|\bprovided\b|\b2\.2\b|\b1\.8\b|>\s?30 ?%|30 ?% or less|2007|"
     r"\bnot\b(?:\s+\S+){0,5}?\s+her2-(?:low|negative|ultralow|null)|"
     r"\bnever\b(?:\s+\S+){0,5}?\s+her2-(?:low|negative|ultralow|null)"
+)
+# A criterion for a subgroup only ("If HER2-positive, must have received trastuzumab",
+# "In participants with HER2-low disease (Cohort 3):") says nothing about who may join.
+_HER2_CLASS = r"her2-(?:positive|negative|low|ultralow|null|zero|0)"
+_CONDITIONAL = re.compile(
+    rf"\b(?:if|when|unless|whether)\b[^,;:]{{0,60}}{_HER2_CLASS}|\bcohorts?\b|\barms?\b|"
+    rf"\b(?:in|for) (?:patients|participants|subjects) with\b[^.;]{{0,80}}{_HER2_CLASS}|"
+    rf"\b(?:patients|participants|subjects) with\b[^.;]{{0,80}}{_HER2_CLASS}[^.;]{{0,80}}"
+    rf"\b(?:must|should|are required|is required)\b"
 )
 _NEGATION = re.compile(
     r"\b(?:not|never|no|without)\b(?:\s+\S+){0,6}?\s+(?:her2-positive|her2 (?:gene )?amplif)"
@@ -232,7 +242,7 @@ def read_sentence(sentence: str, section: Section, source: str = "eligibility") 
         if _STATUS_HINT.search(stripped):
             return criterion(CriterionKind.NOT_UNDERSTOOD)
         return criterion(CriterionKind.HER2_MUTATION)
-    if _UNSUPPORTED.search(text):
+    if _UNSUPPORTED.search(text) or _CONDITIONAL.search(text):
         return criterion(CriterionKind.NOT_UNDERSTOOD)
     found, rest = _classes_found(text)
     if not found:

@@ -51,6 +51,13 @@ def test_each_criterion_keeps_its_sentence_and_section() -> None:
         ("ERBB2 amplification detected by NGS", CriterionKind.NOT_UNDERSTOOD),
         ("ERBB2 exon 20 insertion", CriterionKind.HER2_MUTATION),
         ("HER2 status not HER2-low", CriterionKind.NOT_UNDERSTOOD),
+        ("If HER2-positive, must have received prior trastuzumab", CriterionKind.NOT_UNDERSTOOD),
+        (
+            "Patients with HER2-positive disease must have received trastuzumab",
+            CriterionKind.NOT_UNDERSTOOD,
+        ),
+        ("HER2-low disease (Cohort B)", CriterionKind.NOT_UNDERSTOOD),
+        ("Patients with HER2-positive breast cancer", CriterionKind.HER2_POSITIVE),
     ],
 )
 def test_kinds(sentence: str, kind: CriterionKind) -> None:
