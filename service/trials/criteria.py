@@ -14,6 +14,8 @@ HER2 0 = IHC 0; negative) and nothing else.  Anything it cannot place exactly is
 - a positive and a negative class in one sentence;
 - a denied class other than positive ("not HER2-low");
 - a HER2 mutation named together with HER2 expression;
+- scores naming part of a class only ("IHC 3+", "IHC 1+", "IHC 0-1+" without the
+  class in words): the classes cannot tell IHC 1+ from IHC 2+/ISH-negative;
 - a criterion for a subgroup only ("If HER2-positive, ...", a cohort or an arm);
 - a sentence naming HER2 with no recognised status.
 
@@ -126,11 +128,13 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
     ("negative_def", r"(?:ihc )?0 ?(?:-|to|or|and) ?1\+|(?:ihc )?0, 1\+|ihc negative"),
     ("low", r"her2-low|her2 low|low (?:levels? of )?her2(?: expression)?|her2 low expression"),
     (
-        "low_def",
+        "low_def_2",
         r"(?:ihc )?2\+ ?(?:/|and|with|in combination with)? ?ish-|"
-        r"(?:ihc )?2\+[^.;+]{0,60}?(?:ish-|ish (?:test )?(?:\w+ ){0,3}negative)|"
-        r"(?:ihc )?1\+(?: \((?:ish- or untested|ish- or not tested|ish-)\))?",
+        r"(?:ihc )?2\+[^.;+]{0,60}?(?:ish-|ish (?:test )?(?:\w+ ){0,3}negative)",
     ),
+    ("low_def_1", r"(?:ihc )?1\+(?: ?\( ?(?:ish- or (?:un|not )tested|ish-) ?\))?"),
+    # An ISH-negative result on its own (not the "2+/ISH-" above) is a negative result.
+    ("negative_ish", r"\bish-"),
     (
         "positive",
         r"her2-positive|her2[- ]overexpress\w*|overexpress\w*(?: and/or amplification)?"
@@ -138,10 +142,10 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         r"her2 positivity|positive for her2",
     ),
     (
-        "positive_def",
-        r"(?:ihc )?2\+ ?(?:/|and|with|in combination with|or) ?ish\+|"
-        r"(?:ihc )?(?:score of )?3\+(?: staining)?|ish\+|gene amplification",
+        "positive_ish",
+        r"(?:ihc )?2\+ ?(?:/|and|with|in combination with|or) ?ish\+|ish\+|gene amplification",
     ),
+    ("positive_3", r"(?:ihc )?(?:score of )?3\+(?: staining)?"),
     ("zero", r"her2-(?:0|zero)\b|ihc (?:score (?:of )?)?0\b|her2 0\b"),
 )
 _COMPILED = tuple((name, re.compile(pattern)) for name, pattern in _PATTERNS)
@@ -181,11 +185,34 @@ def _classes_found(text: str) -> tuple[set[str], str]:
     return found, text
 
 
+def _partial(found: set[str]) -> bool:
+    """True when scores alone name only part of a class.
+
+    A class stands for several score patterns: positive is IHC 3+ *or* ISH-amplified,
+    HER2-low is IHC 1+ *or* IHC 2+/ISH-negative, negative is IHC 0-1+ *or* 2+/ISH-.
+    "IHC 3+" or "IHC 1+" or "IHC 0-1+" alone, without the class named in words, asks
+    for part of a class; read as the whole class it would admit patients the study
+    does not take.
+    """
+    if "positive" not in found and ("positive_3" in found) != ("positive_ish" in found):
+        return True
+    if found & {"negative", "low"}:
+        return False
+    if "negative_ish" in found:
+        # "IHC 1+ tumours were ISH- or untested" still names IHC 1+ only.
+        return "low_def_1" in found and "negative_def" not in found
+    if "negative_def" in found:
+        return "low_def_2" not in found
+    return ("low_def_1" in found) != ("low_def_2" in found)
+
+
 def _kind_of(found: set[str]) -> CriterionKind:
+    if _partial(found):
+        return CriterionKind.NOT_UNDERSTOOD
     classes: set[Her2Class] = set()
-    if found & {"positive", "positive_def"}:
+    if found & {"positive", "positive_3", "positive_ish"}:
         classes.add(Her2Class.POSITIVE)
-    if found & {"low", "low_def"}:
+    if found & {"low", "low_def_1", "low_def_2"}:
         classes.add(Her2Class.LOW)
     if "ultralow" in found:
         classes.add(Her2Class.ULTRALOW)
@@ -193,7 +220,7 @@ def _kind_of(found: set[str]) -> CriterionKind:
         classes.add(Her2Class.NULL)
     if "zero" in found:
         classes |= {Her2Class.ULTRALOW, Her2Class.NULL}
-    if found & {"negative", "negative_def"}:
+    if found & {"negative", "negative_def", "negative_ish"}:
         classes |= {Her2Class.LOW, Her2Class.ULTRALOW, Her2Class.NULL}
     if Her2Class.POSITIVE in classes:
         return CriterionKind.HER2_POSITIVE if len(classes) == 1 else CriterionKind.NOT_UNDERSTOOD
@@ -210,7 +237,7 @@ def _kind_of(found: set[str]) -> CriterionKind:
     if len(classes) == 3:
         if "negative" in found and "low" in found:
             return CriterionKind.HER2_NEGATIVE_OR_LOW
-        if found & {"negative", "negative_def"}:
+        if found & {"negative", "negative_def", "negative_ish"}:
             return CriterionKind.HER2_NEGATIVE
         return CriterionKind.HER2_LOW_OR_ZERO
     return CriterionKind.NOT_UNDERSTOOD

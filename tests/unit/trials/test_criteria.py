@@ -58,6 +58,14 @@ def test_each_criterion_keeps_its_sentence_and_section() -> None:
         ),
         ("HER2-low disease (Cohort B)", CriterionKind.NOT_UNDERSTOOD),
         ("Patients with HER2-positive breast cancer", CriterionKind.HER2_POSITIVE),
+        # Scores naming part of a class only: IHC 3+ leaves out ISH-amplified 2+,
+        # IHC 1+ leaves out 2+/ISH-negative, IHC 0-1+ leaves out 2+/ISH-negative.
+        ("HER2 IHC 3+ solid tumour", CriterionKind.NOT_UNDERSTOOD),
+        ("HER2 IHC 1+ breast cancer", CriterionKind.NOT_UNDERSTOOD),
+        ("HER2 IHC 0 or 1+", CriterionKind.NOT_UNDERSTOOD),
+        ("HER2 IHC 0-1+ or ISH negative", CriterionKind.HER2_NEGATIVE),
+        ("HER2 IHC 3+ or ISH amplified", CriterionKind.HER2_POSITIVE),
+        ("HER2 IHC 1+ or IHC 2+ with ISH non-amplified", CriterionKind.HER2_LOW),
     ],
 )
 def test_kinds(sentence: str, kind: CriterionKind) -> None:
