@@ -31,7 +31,7 @@ import re
 from collections.abc import Iterable, Iterator
 
 from service.her2 import Site
-from service.trials.model import Criterion, CriterionKind, Her2Class, Section
+from service.trials.model import KIND_CLASSES, Criterion, CriterionKind, Her2Class, Section
 
 _DASHES = str.maketrans(
     {"\u2013": "-", "\u2014": "-", "\u2212": "-", "\u2010": "-", "\u2011": "-", "\uff0b": "+"}
@@ -309,20 +309,39 @@ def read_study(
 ) -> list[Criterion]:
     """Every HER2 criterion of a study, in text order, then conditions and keywords.
 
-    Conditions and keywords describe who the study is for, so a HER2 class they
-    name is read as an inclusion criterion.
+    Conditions and keywords describe who the study is for, so the HER2 classes they
+    name are read as one inclusion criterion: their union, since a list of conditions
+    names alternatives ("HER2-positive Breast Cancer", "HER2-low Breast Cancer").  A
+    union that is no kind of its own is not understood.
     """
     found: list[Criterion] = []
     for section, sentence in sentences(eligibility):
         read = read_sentence(sentence, section)
         if read is not None:
             found.append(read)
+    labels: list[Criterion] = []
     for source, texts in (("condition", conditions), ("keyword", keywords)):
         for text in texts:
             read = read_sentence(text, Section.INCLUSION, source)
             if read is not None and read.kind is not CriterionKind.NOT_UNDERSTOOD:
-                found.append(read)
+                labels.append(read)
+    found.extend(_union(labels))
     return found
+
+
+def _union(labels: list[Criterion]) -> list[Criterion]:
+    """The conditions' and keywords' status criteria as one alternative (see read_study)."""
+    status = [c for c in labels if c.classes is not None and not c.negated]
+    rest = [c for c in labels if c not in status]
+    if len({c.kind for c in status}) <= 1:
+        return status[:1] + rest
+    classes = frozenset().union(*(c.classes or frozenset() for c in status))
+    kinds = [k for k, v in KIND_CLASSES.items() if v == classes]
+    kind = kinds[0] if kinds else CriterionKind.NOT_UNDERSTOOD
+    sites = {c.site for c in status}
+    joined = "; ".join(c.sentence for c in status)
+    site = sites.pop() if len(sites) == 1 else None
+    return [Criterion(kind, Section.INCLUSION, joined, site=site, source=status[0].source), *rest]
 
 
 __all__ = ["normalise", "read_sentence", "read_study", "sentences", "site_named"]

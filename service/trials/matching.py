@@ -159,6 +159,31 @@ def _evaluate(
     )
 
 
+def _contradictory(criteria: list[Criterion]) -> list[Criterion]:
+    """The required criteria of one site, when no HER2 class meets all of them.
+
+    Studies with parts or cohorts list each part's HER2 class as an inclusion
+    criterion ("Part 1: HER2-positive", "Part 2: HER2-low"); read together they
+    would exclude everyone.  They are not understood rather than a false exclusion.
+    """
+    required = [
+        c
+        for c in criteria
+        if c.classes is not None and not c.excludes and c.section is not Section.UNKNOWN
+    ]
+    by_site: dict[Site | None, list[Criterion]] = {}
+    for c in required:
+        by_site.setdefault(c.site, []).append(c)
+    found: list[Criterion] = []
+    for group in by_site.values():
+        common = frozenset(Her2Class)
+        for c in group:
+            common &= c.classes or frozenset()
+        if not common:
+            found.extend(group)
+    return found
+
+
 def _patient_for(
     site: Site | None, results: Mapping[Site, PatientHer2]
 ) -> tuple[PatientHer2 | None, Finding | None]:
@@ -190,7 +215,13 @@ def match_study(study: Study, results: Mapping[Site, PatientHer2]) -> TrialMatch
     patient, problem = _patient_for(site, results)
     if problem is not None:
         findings.append(problem)
-    findings.extend(_evaluate(c, patient, results) for c in criteria)
+    contradictory = _contradictory(criteria)
+    for c in criteria:
+        if c in contradictory:
+            reason = "HER2 inclusion criteria no result meets together (alternatives?)"
+            findings.append(Finding(Outcome.NOT_UNDERSTOOD, reason, c))
+        else:
+            findings.append(_evaluate(c, patient, results))
     outcomes = {f.outcome for f in findings}
     outcome = next(o for o in _PRIORITY if o in outcomes)
     return TrialMatch(study, outcome, site, tuple(findings))

@@ -157,3 +157,26 @@ def test_status_and_phase_filters() -> None:
     kept = match_studies(trials, results, phases=["PHASE2"])
     assert [m.study.study_id for m in kept] == ["C"]
     assert len(match_studies(trials, results)) == 3
+
+
+def test_inclusion_alternatives_are_not_understood_rather_than_excluding_everyone() -> None:
+    trial = study(
+        "Inclusion Criteria:\n* Part 1: HER2-positive breast cancer\n"
+        "* Part 2: HER2-low (IHC 1+ or IHC 2+/ISH-) breast cancer"
+    )
+    for patient in ("positive", "low", "null"):
+        match = match_study(trial, {B: PATIENTS[patient]})
+        assert match.outcome is Outcome.NOT_UNDERSTOOD
+        assert match.findings[0].reason.startswith("HER2 inclusion criteria no result meets")
+
+
+def test_conditions_are_alternatives() -> None:
+    trial = study("", ("HER2-negative Breast Cancer", "HER2-low Breast Cancer"))
+    assert match_study(trial, {B: PATIENTS["null"]}).outcome is C
+    trial = study("", ("HER2-positive Breast Cancer", "HER2-low Breast Cancer"))
+    match = match_study(trial, {B: PATIENTS["low"]})
+    assert match.outcome is Outcome.NOT_UNDERSTOOD
+    assert match.findings[0].criterion is not None
+    assert match.findings[0].criterion.sentence == (
+        "HER2-positive Breast Cancer; HER2-low Breast Cancer"
+    )
