@@ -105,8 +105,11 @@ _CONDITIONAL = re.compile(
     rf"\b(?:patients|participants|subjects) with\b[^.;]{{0,80}}{_HER2_CLASS}[^.;]{{0,80}}"
     rf"\b(?:must|should|are required|is required)\b"
 )
+# "Not/never ... HER2-positive" denies the class, unless the words between make the
+# class the object of something else ("no prior therapy for HER2-positive disease").
 _NEGATION = re.compile(
-    r"\b(?:not|never|no|without)\b(?:\s+\S+){0,6}?\s+(?:her2-positive|her2 (?:gene )?amplif)"
+    r"\b(?:not|never)\b(?:\s+(?!for\b|of\b|with\b|in\b|prior\b|therapy\b|treat)\S+){0,5}?"
+    r"\s+(?:her2-positive|her2 (?:gene )?amplif)|\bwithout (?:her2-positive|her2 (?:gene )?amplif)"
 )
 
 # Each pattern is removed once matched, so that what remains can be checked for

@@ -102,3 +102,15 @@ def test_conditions_and_keywords_are_inclusion_criteria() -> None:
         (CriterionKind.HER2_LOW, "condition", Section.INCLUSION),
         (CriterionKind.HER2_MUTATION, "keyword", Section.INCLUSION),
     ]
+
+
+def test_negation_does_not_reach_through_a_prior_therapy() -> None:
+    found = read_sentence(
+        "No prior systemic therapy for HER2-positive metastatic breast cancer", Section.INCLUSION
+    )
+    assert found is not None
+    assert found.kind is CriterionKind.HER2_POSITIVE
+    assert not found.negated
+    denied = read_sentence("Tumour never classified as HER2-positive", Section.INCLUSION)
+    assert denied is not None
+    assert denied.negated
