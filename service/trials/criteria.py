@@ -107,6 +107,11 @@ _CONDITIONAL = re.compile(
 )
 # "Not/never ... HER2-positive" denies the class, unless the words between make the
 # class the object of something else ("no prior therapy for HER2-positive disease").
+# In an exclusion list a qualified class ("HER2-positive disease that has not received
+# trastuzumab") excludes a subgroup of the class, not the class.
+_QUALIFIED = re.compile(
+    rf"{_HER2_CLASS}[^.;]{{0,60}}\b(?:who|that|which|whose|after|following|unless|except)\b"
+)
 _NEGATION = re.compile(
     r"\b(?:not|never)\b(?:\s+(?!for\b|of\b|with\b|in\b|prior\b|therapy\b|treat)\S+){0,5}?"
     r"\s+(?:her2-positive|her2 (?:gene )?amplif)|\bwithout (?:her2-positive|her2 (?:gene )?amplif)"
@@ -273,6 +278,8 @@ def read_sentence(sentence: str, section: Section, source: str = "eligibility") 
             return criterion(CriterionKind.NOT_UNDERSTOOD)
         return criterion(CriterionKind.HER2_MUTATION)
     if _UNSUPPORTED.search(text) or _CONDITIONAL.search(text):
+        return criterion(CriterionKind.NOT_UNDERSTOOD)
+    if section is Section.EXCLUSION and _QUALIFIED.search(text):
         return criterion(CriterionKind.NOT_UNDERSTOOD)
     found, rest = _classes_found(text)
     if not found:

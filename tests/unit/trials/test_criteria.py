@@ -114,3 +114,13 @@ def test_negation_does_not_reach_through_a_prior_therapy() -> None:
     denied = read_sentence("Tumour never classified as HER2-positive", Section.INCLUSION)
     assert denied is not None
     assert denied.negated
+
+
+def test_a_qualified_class_in_an_exclusion_list_is_not_understood() -> None:
+    sentence = "HER2-positive disease that has not received prior trastuzumab"
+    excluded = read_sentence(sentence, Section.EXCLUSION)
+    assert excluded is not None
+    assert excluded.kind is CriterionKind.NOT_UNDERSTOOD
+    required = read_sentence(sentence, Section.INCLUSION)
+    assert required is not None
+    assert required.kind is CriterionKind.HER2_POSITIVE
