@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from fhir.resources.R4B import get_fhir_model_class
@@ -89,6 +89,24 @@ def parse_reference(text: object) -> Reference | None:
     """
     if not isinstance(text, str):
         return None
+    if len(text) <= _CACHED_LENGTH:
+        return _parse_cached(text)
+    return _parse(text)
+
+
+# Every reference of a request is parsed several times (indexing, grouping, subject
+# keys) and the same few recur across requests: parsing is a pure function of the
+# text, so ordinary-length references are parsed once.  The bounds keep a hostile
+# request from filling memory (longer text is parsed each time, not kept).
+_CACHED_LENGTH = 256
+
+
+@lru_cache(maxsize=8192)
+def _parse_cached(text: str) -> Reference | None:
+    return _parse(text)
+
+
+def _parse(text: str) -> Reference | None:
     match = _RELATIVE.fullmatch(text)
     if match:
         return Reference(match["type"], match["id"], match["version"])
@@ -108,6 +126,17 @@ def parse_reference(text: object) -> Reference | None:
 
 def is_grammatical(text: str) -> bool:
     """Whether a reference string is a literal reference, a ``urn`` or a ``#local`` one."""
+    if len(text) <= _CACHED_LENGTH:
+        return _grammatical_cached(text)
+    return _grammatical(text)
+
+
+@lru_cache(maxsize=8192)
+def _grammatical_cached(text: str) -> bool:
+    return _grammatical(text)
+
+
+def _grammatical(text: str) -> bool:
     return (
         parse_reference(text) is not None
         or _URN.fullmatch(text) is not None
