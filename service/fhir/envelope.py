@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import cache, lru_cache
+from functools import cache, cached_property, lru_cache
 from typing import Any
 
 from fhir.resources.R4B import get_fhir_model_class
@@ -192,13 +192,15 @@ class Node:
     container: Node | None = None
     problems: list[Issue] = field(default_factory=list)
 
-    @property
+    # The type and id are read many times per resource (indexing, grouping, keys) and
+    # a node's resource dict is never changed once collected: computed once.
+    @cached_property
     def type(self) -> str:
         """The resourceType ('' when absent)."""
         value = self.resource.get("resourceType")
         return value if isinstance(value, str) else ""
 
-    @property
+    @cached_property
     def id(self) -> str | None:
         """The logical id, when it is a string."""
         value = self.resource.get("id")
