@@ -206,7 +206,7 @@ class Node:
         value = self.resource.get("id")
         return value if isinstance(value, str) else None
 
-    @property
+    @cached_property
     def version(self) -> str | None:
         """meta.versionId, when present."""
         meta = self.resource.get("meta")
@@ -456,7 +456,10 @@ def _measure(resource: dict[str, Any], limits: ReadLimits, where: str) -> int:
         count += len(children)
         if max_elements is not None and count > max_elements:
             raise _too_large("A resource has more elements than the configured limit.", where)
-        stack.extend((child, depth + 1) for child in children if type(child) in (dict, list))
+        # A plain loop: this runs once per object and array of every resource.
+        for child in children:
+            if type(child) is dict or type(child) is list:
+                stack.append((child, depth + 1))
     return count
 
 
