@@ -225,6 +225,15 @@ class Node:
         type and id come from the request, and an output must never carry request text
         (a name sent as an id or a resourceType) as a reference.
         """
+        return self._references[1 if versioned else 0]
+
+    @cached_property
+    def _references(self) -> tuple[str | None, str | None]:
+        # Asked for many times per resource (subject and specimen keys, outputs); a
+        # node's place and resource never change once collected: built once.
+        return self._reference(False), self._reference(True)
+
+    def _reference(self, versioned: bool) -> str | None:
         if self.container is not None:
             return None
         if self.id and is_resource_type(self.type):
