@@ -72,7 +72,8 @@ def _tag(name: str, codes: Collection[tuple[str, str]], item: tuple[str, int]) -
 def _derive_partition(
     work: Path, ctx: BulkContext, index: int, items: Iterable[tuple[str, Iterable[str]]]
 ) -> Iterator[dict[str, int]]:
-    patients = {patient: [jsonio.loads(line) for line in lines] for patient, lines in items}
+    # The lines are ``parse_line``'s output (``jsonio.dumps`` of an accepted record).
+    patients = {patient: [jsonio.loads_written(line) for line in lines] for patient, lines in items}
     yield write_results(derive_all(patients, ctx), work, f"s{index:04d}")
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property, lru_cache
 from typing import Any
 
 from fhir.resources.R4B import get_fhir_model_class
@@ -89,6 +89,24 @@ def parse_reference(text: object) -> Reference | None:
     """
     if not isinstance(text, str):
         return None
+    if len(text) <= _CACHED_LENGTH:
+        return _parse_cached(text)
+    return _parse(text)
+
+
+# Every reference of a request is parsed several times (indexing, grouping, subject
+# keys) and the same few recur across requests: parsing is a pure function of the
+# text, so ordinary-length references are parsed once.  The bounds keep a hostile
+# request from filling memory (longer text is parsed each time, not kept).
+_CACHED_LENGTH = 256
+
+
+@lru_cache(maxsize=8192)
+def _parse_cached(text: str) -> Reference | None:
+    return _parse(text)
+
+
+def _parse(text: str) -> Reference | None:
     match = _RELATIVE.fullmatch(text)
     if match:
         return Reference(match["type"], match["id"], match["version"])
@@ -108,6 +126,17 @@ def parse_reference(text: object) -> Reference | None:
 
 def is_grammatical(text: str) -> bool:
     """Whether a reference string is a literal reference, a ``urn`` or a ``#local`` one."""
+    if len(text) <= _CACHED_LENGTH:
+        return _grammatical_cached(text)
+    return _grammatical(text)
+
+
+@lru_cache(maxsize=8192)
+def _grammatical_cached(text: str) -> bool:
+    return _grammatical(text)
+
+
+def _grammatical(text: str) -> bool:
     return (
         parse_reference(text) is not None
         or _URN.fullmatch(text) is not None
@@ -163,19 +192,21 @@ class Node:
     container: Node | None = None
     problems: list[Issue] = field(default_factory=list)
 
-    @property
+    # The type and id are read many times per resource (indexing, grouping, keys) and
+    # a node's resource dict is never changed once collected: computed once.
+    @cached_property
     def type(self) -> str:
         """The resourceType ('' when absent)."""
         value = self.resource.get("resourceType")
         return value if isinstance(value, str) else ""
 
-    @property
+    @cached_property
     def id(self) -> str | None:
         """The logical id, when it is a string."""
         value = self.resource.get("id")
         return value if isinstance(value, str) else None
 
-    @property
+    @cached_property
     def version(self) -> str | None:
         """meta.versionId, when present."""
         meta = self.resource.get("meta")
@@ -194,6 +225,15 @@ class Node:
         type and id come from the request, and an output must never carry request text
         (a name sent as an id or a resourceType) as a reference.
         """
+        return self._references[1 if versioned else 0]
+
+    @cached_property
+    def _references(self) -> tuple[str | None, str | None]:
+        # Asked for many times per resource (subject and specimen keys, outputs); a
+        # node's place and resource never change once collected: built once.
+        return self._reference(False), self._reference(True)
+
+    def _reference(self, versioned: bool) -> str | None:
         if self.container is not None:
             return None
         if self.id and is_resource_type(self.type):
@@ -425,7 +465,10 @@ def _measure(resource: dict[str, Any], limits: ReadLimits, where: str) -> int:
         count += len(children)
         if max_elements is not None and count > max_elements:
             raise _too_large("A resource has more elements than the configured limit.", where)
-        stack.extend((child, depth + 1) for child in children if type(child) in (dict, list))
+        # A plain loop: this runs once per object and array of every resource.
+        for child in children:
+            if type(child) is dict or type(child) is list:
+                stack.append((child, depth + 1))
     return count
 
 

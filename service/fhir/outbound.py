@@ -19,7 +19,7 @@ import hashlib
 import html
 import uuid
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property, lru_cache
 from typing import Any, Final
 
 from service.fhir.codes import (
@@ -66,7 +66,7 @@ class Derived:
     result: Her2Result
     therapies: TherapySelection
 
-    @property
+    @cached_property
     def key(self) -> str:
         """The deterministic key ``{patient}:{specimen or group key}:{site}``."""
         return status_key(self.group, self.result)
@@ -80,6 +80,10 @@ def status_key(group: SpecimenGroup, result: Her2Result) -> str:
     return f"{patient}:{where}:{site}"
 
 
+# Each output's URL is asked for by several builders (the resource, the List, the
+# Provenance's targets, the Bundle entry); a uuid5 is a SHA-1, so the few of one
+# derivation are remembered (a pure function; bounded).
+@lru_cache(maxsize=1024)
 def full_url(kind: str, key: str) -> str:
     """A stable ``urn:uuid`` for one output resource of one key."""
     return f"urn:uuid:{uuid.uuid5(_NAMESPACE, f'{kind}|{key}')}"
