@@ -212,7 +212,7 @@ def test_subscribe_creates_one_active_subscription_and_is_idempotent(
     assert stored["channel"]["header"] == [f"X-Her2-Hook-Secret: {SECRET}"]
     # Removing deletes it (SMART v2 ``d``): without that scope the FHIR server refuses,
     # and the command says so in one line and leaves the Subscription in place.
-    no_delete = f"{DEFAULT_SMART_SCOPES} system/Subscription.rs system/Subscription.cu"
+    no_delete = f"{DEFAULT_SMART_SCOPES} system/Subscription.rs"
     refused = service.cli("subscribe", "--remove", HER2_FHIR_SCOPES=no_delete)
     assert refused.returncode != 0
     assert len(refused.stderr.strip().splitlines()) == 1, refused.stderr
