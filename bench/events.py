@@ -34,7 +34,7 @@ import requests
 
 from service.fhir.codes import SID_STATUS
 from tests.builders import BREAST, concept, observation, specimen
-from tests.integration.events_service import SECRET, EventService, wait_for
+from tests.integration.events_service import SECRET, UNAUTHENTICATED, EventService, wait_for
 from tests.integration.fhir_server import Fhir
 from tests.integration.hapi import fhir_server
 
@@ -129,7 +129,9 @@ def main() -> None:
         directory = Path(stack.enter_context(tempfile.TemporaryDirectory()))
         base_url = stack.enter_context(fhir_server(directory))
         fhir = Fhir(base_url)
-        service = EventService(base_url, directory, HER2_LOG_LEVEL="WARNING").start()
+        service = EventService(
+            base_url, directory, UNAUTHENTICATED, HER2_LOG_LEVEL="WARNING"
+        ).start()
         stack.callback(service.stop)
         assert service.cli("subscribe").returncode == 0
         stack.callback(service.cli, "subscribe", "--remove")

@@ -13,6 +13,7 @@ import copy
 from typing import Any, Final
 
 from service.api.openapi_cds import CDS_PATHS
+from service.api.openapi_hook import HOOK_PATHS
 from service.api.openapi_view import VIEW_PATHS, with_html_answers
 from service.fhir.conformance.header import IG_VERSION
 from service.fhir.conformance.operation_definition import PATIENT_ID, SYSTEM_ID
@@ -323,8 +324,13 @@ _COMPONENTS: Final = {
 }
 
 
-def document(base_path: str) -> dict[str, Any]:
-    """The OpenAPI 3.1 document for FHIR endpoints mounted at ``base_path``."""
+def document(base_path: str, hook: bool = False) -> dict[str, Any]:
+    """The OpenAPI 3.1 document for FHIR endpoints mounted at ``base_path``.
+
+    Args:
+        base_path: where the FHIR endpoints are mounted.
+        hook: the event-driven mode is on (its ``/fhir-hook`` endpoint is documented).
+    """
     # A copy: the shared tables must not change when a caller edits its document.
     return copy.deepcopy(
         {
@@ -342,6 +348,7 @@ def document(base_path: str) -> dict[str, Any]:
                 **_OPS_PATHS,
                 **CDS_PATHS,
                 **VIEW_PATHS,
+                **(HOOK_PATHS if hook else {}),
             },
             "components": _COMPONENTS,
         }

@@ -185,7 +185,8 @@ def ops_blueprint(base_path: str) -> Blueprint:
 
     @bp.get("/openapi.json")
     def openapi_document() -> Response:
-        return jsonify(openapi.document(base_path))
+        # /fhir-hook exists (and is documented) only in the event-driven mode.
+        return jsonify(openapi.document(base_path, hook=_context().application.queue is not None))
 
     return bp
 

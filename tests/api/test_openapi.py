@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -11,7 +12,8 @@ from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
 
 from service.api import create_app
 from service.api.openapi import document
-from service.settings import Settings
+from service.settings import AuthSettings, Settings
+from service.settings.events import EventSettings
 from tests.builders import NOW
 
 _IMPLICIT = {"HEAD", "OPTIONS"}  # added by Flask to every rule
@@ -37,6 +39,23 @@ def test_every_route_is_documented_and_nothing_else(base_path: str) -> None:
     spec = app.test_client().get("/openapi.json").json
     assert isinstance(spec, dict)
     assert _documented(spec) == _rules(app)
+    validate(spec)
+
+
+def test_the_event_driven_mode_documents_its_hook(tmp_path: Path) -> None:
+    settings = Settings(
+        fhir_base_url="http://127.0.0.1:1/fhir",
+        auth=AuthSettings.off(),
+        events=EventSettings(tmp_path / "data", "a-hook-secret-0123456789"),
+        lock_dir=tmp_path / "locks",
+    )
+    app = create_app(settings, clock=lambda: NOW)
+    spec = app.test_client().get("/openapi.json").json
+    assert isinstance(spec, dict)
+    assert _documented(spec) == _rules(app)
+    assert {("/fhir-hook", "post"), ("/fhir-hook/{resource_type}/{resource_id}", "delete")} <= (
+        _documented(spec)
+    )
     validate(spec)
 
 

@@ -5,8 +5,10 @@
   endpoint keeps pointing at it; the FHIR server calls it back on loopback.
 - ``Relay``: a loopback TCP relay between the service and the FHIR server that can be
   frozen (bytes stop flowing both ways), to hold the worker in the middle of an item.
-- ``FHIR_AUTH_ENV``: how the service authenticates to the FHIR server: the one place
-  to change when the test server requires bearer tokens.
+- ``auth_env``: authenticated end to end: the service gets its tokens for the FHIR
+  server from Keycloak (``HER2_FHIR_AUTH=smart-backend``, ``private_key_jwt``) and
+  requires Keycloak's tokens of its own callers (``HER2_AUTH_*``); the FHIR server's
+  notifications authenticate by the Subscription's shared secret header.
 """
 
 from __future__ import annotations
@@ -25,13 +27,24 @@ from typing import Any
 
 import requests
 
+from service.settings import DEFAULT_SMART_SCOPES
+from tests.integration.keycloak import SUBSCRIPTION_SCOPES, Keycloak
+
 ROOT = Path(__file__).resolve().parents[2]
 # ``python -m`` from the checkout: this tree's code, whatever the venv has installed.
 HER2_STATUS = [sys.executable, "-m", "service.cli"]
 SECRET = "integration-hook-secret-0123456789"
-# The test HAPI server is unauthenticated for now; with bearer tokens, put the
-# HER2_FHIR_AUTH=smart-backend variables here (and authenticate ``Fhir`` alike).
-FHIR_AUTH_ENV: dict[str, str] = {"HER2_FHIR_AUTH": "none"}
+# What the service asks the FHIR server for: write-back's scopes, and its Subscription's.
+SERVICE_SCOPES = f"{DEFAULT_SMART_SCOPES} {SUBSCRIPTION_SCOPES}"
+
+
+# An open FHIR server and no inbound authentication (bench/events.py's own HAPI).
+UNAUTHENTICATED = {"HER2_FHIR_AUTH": "none", "HER2_AUTH": "off"}
+
+
+def auth_env(keycloak: Keycloak, scopes: str = SERVICE_SCOPES) -> dict[str, str]:
+    """The service's ``HER2_FHIR_*`` (outbound) and ``HER2_AUTH_*`` (inbound) at Keycloak."""
+    return {**keycloak.service_fhir_env(scopes), **keycloak.service_auth_env()}
 
 
 def free_port() -> int:
@@ -113,7 +126,9 @@ class Relay:
 class EventService:
     """``her2-status serve`` with the event-driven mode, started and stopped by the tests."""
 
-    def __init__(self, fhir_base_url: str, directory: Path, **env: str) -> None:
+    def __init__(
+        self, fhir_base_url: str, directory: Path, auth: dict[str, str], **env: str
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.directory = directory
@@ -122,8 +137,7 @@ class EventService:
         self.env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("HER2_")},
             "HER2_FHIR_BASE_URL": fhir_base_url,
-            **FHIR_AUTH_ENV,
-            "HER2_AUTH": "off",
+            **auth,
             "HER2_DATA_DIR": str(self.data_dir),
             "HER2_HOOK_SECRET": SECRET,
             "HER2_PUBLIC_URL": self.url,
@@ -180,12 +194,12 @@ class EventService:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=10)
 
-    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
-        """Run ``her2-status`` with the service's environment."""
+    def cli(self, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+        """Run ``her2-status`` with the service's environment (``env`` overriding it)."""
         return subprocess.run(
             [*HER2_STATUS, *args],
             cwd=ROOT,
-            env=self.env,
+            env={**self.env, **env},
             capture_output=True,
             text=True,
             timeout=120,
@@ -202,4 +216,13 @@ class EventService:
         return int((self.data_dir / "worker.lock").read_text().strip())
 
 
-__all__ = ["FHIR_AUTH_ENV", "SECRET", "EventService", "Relay", "free_port", "wait_for"]
+__all__ = [
+    "SECRET",
+    "SERVICE_SCOPES",
+    "UNAUTHENTICATED",
+    "EventService",
+    "Relay",
+    "auth_env",
+    "free_port",
+    "wait_for",
+]

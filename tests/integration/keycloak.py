@@ -63,9 +63,10 @@ SERVICE_AUDIENCE = "https://her2-status.test/fhir"
 # The tests' own client for seeding and checking the FHIR server: every type, every action.
 SERVICE_CLIENT = "her2-status-service"
 # Optional scopes of the service client beyond the default HER2_FHIR_SCOPES: what
-# HER2_AUDIT=fhir adds (its AuditEvents) and what subscribing needs (its Subscription).
+# HER2_AUDIT=fhir adds (its AuditEvents) and what subscribing needs (its Subscription:
+# SMART v2 ``d`` too, as ``her2-status subscribe --remove`` deletes it).
 AUDIT_SCOPE = "system/AuditEvent.c"
-SUBSCRIPTION_SCOPES = "system/Subscription.rs system/Subscription.cu"
+SUBSCRIPTION_SCOPES = "system/Subscription.rs system/Subscription.cud"
 SEEDER_CLIENT = "her2-test-seeder"
 SEEDER_SCOPES = "system/*.cruds"
 # Callers of the service (see the realm file for their scopes).
@@ -233,6 +234,26 @@ class Keycloak:
             audience=SERVICE_AUDIENCE,
             token_url=self.token_url,
         )
+
+    def service_fhir_env(self, scopes: str) -> dict[str, str]:
+        """``service_smart`` as the service's ``HER2_FHIR_*`` variables (``smart-backend``)."""
+        smart = self.service_smart(scopes=scopes)
+        return {
+            "HER2_FHIR_AUTH": "smart-backend",
+            "HER2_FHIR_CLIENT_ID": smart.client_id,
+            "HER2_FHIR_PRIVATE_KEY": str(smart.private_key),
+            "HER2_FHIR_KEY_ID": smart.key_id,
+            "HER2_FHIR_SCOPES": smart.scopes,
+            "HER2_FHIR_TOKEN_URL": self.token_url,
+        }
+
+    def service_auth_env(self) -> dict[str, str]:
+        """``service_auth`` as the service's ``HER2_AUTH_*`` variables."""
+        return {
+            "HER2_AUTH_ISSUER": self.issuer,
+            "HER2_AUTH_JWKS_URL": self.jwks_url,
+            "HER2_AUTH_AUDIENCE": SERVICE_AUDIENCE,
+        }
 
     # -- the server --
 

@@ -3,7 +3,10 @@
 The service runs as ``her2-status serve`` (gunicorn and its worker process) on
 loopback; HAPI (the project's test server, subscriptions enabled) notifies it at
 ``/fhir-hook``; the worker re-derives and writes back to HAPI through a loopback
-relay that a test can freeze.  The tests share one service and run in order:
+relay that a test can freeze.  Authenticated end to end: HAPI requires Keycloak's
+tokens, which the service gets with ``private_key_jwt`` (write-back's scopes and its
+Subscription's); the service requires tokens of its callers, and HAPI's notifications
+authenticate by the Subscription's secret header.  The tests share one service and run in order:
 subscribe; IHC 2+ → reflex ISH → entered-in-error; results posted while the service
 is down; the worker killed in the middle of an item; a burst of 200 results.
 """
@@ -23,11 +26,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+import requests
 
 from service.fhir.codes import CS_NEXT_STEP, SID_STATUS, SID_THERAPY_LIST
+from service.settings import DEFAULT_SMART_SCOPES
 from tests.builders import BREAST, concept, observation, quantity, specimen
-from tests.integration.events_service import SECRET, EventService, Relay, wait_for
+from tests.integration.events_service import SECRET, EventService, Relay, auth_env, wait_for
 from tests.integration.fhir_server import RUN, RUN_TAG, Fhir
+from tests.integration.keycloak import ENGINE, Keycloak
 
 DELIVERY = 60.0  # seconds a status may take to appear (HAPI delivers within ~1 s)
 _COUNTER = itertools.count(1)
@@ -45,11 +51,15 @@ def relay(fhir_base_url: str) -> Iterator[Relay]:
 
 @pytest.fixture(scope="module")
 def service(
-    fhir_base_url: str, relay: Relay, tmp_path_factory: pytest.TempPathFactory
+    fhir_base_url: str,
+    keycloak_server: Keycloak,
+    relay: Relay,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[EventService]:
     parts = urlsplit(fhir_base_url)
     through_relay = f"http://127.0.0.1:{relay.port}{parts.path}"
-    running = EventService(through_relay, tmp_path_factory.mktemp("events")).start()
+    directory = tmp_path_factory.mktemp("events")
+    running = EventService(through_relay, directory, auth_env(keycloak_server)).start()
     try:
         yield running
     finally:
@@ -94,7 +104,7 @@ def transaction(fhir: Fhir, resources: list[dict[str, Any]]) -> None:
             for r in resources
         ],
     }
-    response = fhir.session.post(fhir.base_url, data=json.dumps(bundle), timeout=120)
+    response = fhir.request("POST", fhir.base_url, data=json.dumps(bundle), timeout=120)
     assert response.status_code == 200, response.text[:2000]
 
 
@@ -200,7 +210,45 @@ def test_subscribe_creates_one_active_subscription_and_is_idempotent(
     assert "48676-1" not in subscription["criteria"]  # never its own status Observations
     stored = fhir.get(f"Subscription/{subscription['id']}")
     assert stored["channel"]["header"] == [f"X-Her2-Hook-Secret: {SECRET}"]
+    # Removing deletes it (SMART v2 ``d``): without that scope the FHIR server refuses,
+    # and the command says so in one line and leaves the Subscription in place.
+    no_delete = f"{DEFAULT_SMART_SCOPES} system/Subscription.rs"
+    refused = service.cli("subscribe", "--remove", HER2_FHIR_SCOPES=no_delete)
+    assert refused.returncode != 0
+    assert len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+    assert "(403)" in refused.stderr
+    assert "Bearer" not in refused.stdout + refused.stderr
+    assert fhir.get(f"Subscription/{subscription['id']}")["status"] == "active"
     wait_delivering(fhir)
+
+
+def test_the_hook_needs_its_secret_and_the_operation_a_token(
+    service: EventService, keycloak_server: Keycloak, fhir: Fhir
+) -> None:
+    pid = new_patient(fhir)
+    notification = json.dumps({**ihc(pid, "LA11843-2"), "meta": {"versionId": "1"}})
+    hook = f"{service.url}/fhir-hook/Observation/{pid}-ihc"
+    fhir_json = {"Content-Type": "application/fhir+json"}
+    for headers in ({}, {"X-Her2-Hook-Secret": "not-the-secret"}):
+        refused = requests.put(hook, data=notification, headers=fhir_json | headers, timeout=30)
+        assert refused.status_code == 401, refused.text
+    assert not [rid for rid, _ in queue_rows(service) if rid == f"{pid}-ihc"]
+
+    fhir.put(ihc(pid, "LA11843-2"))
+    operation = f"{service.url}/fhir/Patient/{pid}/$her2-status"
+    body = json.dumps(
+        {"resourceType": "Parameters", "parameter": [{"name": "persist", "valueBoolean": False}]}
+    )
+    anonymous = requests.post(operation, data=body, headers=fhir_json, timeout=30)
+    assert anonymous.status_code == 401, anonymous.text
+    bearer = {"Authorization": f"Bearer {keycloak_server.token(*ENGINE)}"}
+    answered = requests.post(operation, data=body, headers=fhir_json | bearer, timeout=60)
+    assert answered.status_code == 200, answered.text
+    derived = [e["resource"] for e in answered.json()["entry"]]
+    (status,) = [r for r in derived if r["resourceType"] == "Observation"]
+    assert code_of(status) == "positive"
+    # HAPI's notification of the same IHC, authenticated by the secret, is processed too.
+    wait_status(fhir, pid, "final", "positive")
 
 
 def test_ihc_then_reflex_ish_then_entered_in_error(service: EventService, fhir: Fhir) -> None:
@@ -235,7 +283,7 @@ def test_a_delete_notification_finds_its_patient_in_the_history(
     # A registered IHC is not used (so nothing refers to it and HAPI lets it be deleted).
     registered = of_patient(pid, "ordered", "85319-2", status="registered", **concept("LA11843-2"))
     fhir.put(registered)
-    response = fhir.session.delete(f"{fhir.base_url}/Observation/{pid}-ordered", timeout=60)
+    response = fhir.request("DELETE", f"{fhir.base_url}/Observation/{pid}-ordered")
     assert response.status_code in (200, 204), response.text
 
     def delete_processed() -> bool:
@@ -261,6 +309,7 @@ def test_results_posted_while_the_service_is_down_are_caught_up_on_start(
     # No Subscription while down: nothing can be delivered later, only the catch-up
     # can find these results (as after HAPI dropped its notifications).
     assert service.cli("subscribe", "--remove").returncode == 0
+    assert service.cli("subscribe", "--status").returncode == 2  # none left
     patients = [new_patient(fhir) for _ in range(5)]
     for pid in patients:
         fhir.put(ihc(pid, "LA11843-2"))

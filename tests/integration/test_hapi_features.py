@@ -2,7 +2,7 @@
 
 The event-driven mode and the population (bulk) mode are built against these two
 features, so this pins what the test server does, authenticated as the service will be:
-the service client creates its Subscription with ``system/Subscription.cu`` and exports
+the service client creates and deletes its Subscription with ``system/Subscription.cud`` and exports
 with per-type ``.rs`` scopes (SMART Backend Services / Bulk Data); a client without a
 read scope for every requested type is refused the kick-off (403).  The tests' seeder
 (``system/*.cruds``) writes and cleans up.  Both tests need the project's own server (a
@@ -227,7 +227,8 @@ def test_rest_hook_subscription_puts_matches_with_headers_and_sends_deletes(
         delete, _ = receiver.next("DELETE", f"/hook/Observation/{matching}")
         assert delete.headers[SECRET_HEADER.lower()] == secret
     finally:
-        fhir.request("DELETE", f"{hapi_url}/Subscription/{subscription_id}")
+        removed = subscriber.request("DELETE", f"{hapi_url}/Subscription/{subscription_id}")
+    assert removed.status_code in (200, 204), removed.text
 
 
 def poll_export(client: Fhir, status_url: str) -> dict[str, Any]:
