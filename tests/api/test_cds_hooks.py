@@ -12,7 +12,7 @@ import hmac
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,6 @@ from tests.builders import NOW
 from tests.builders.cds import (
     PUBLIC_URL,
     CdsClient,
-    cds_settings,
     ehr_issuer,
     ehr_jwt,
     flask_transport,
@@ -36,34 +35,6 @@ from tests.builders.cds import (
 )
 from tests.builders.cds_schema import DISCOVERY, schema_errors
 from tests.builders.tokens import Issuer, JwksServer, jwks_server
-
-
-@pytest.fixture(scope="module")
-def ehr() -> Issuer:
-    return ehr_issuer()
-
-
-@pytest.fixture
-def jwks(ehr: Issuer) -> Iterator[JwksServer]:
-    with jwks_server(ehr) as server:
-        yield server
-
-
-@pytest.fixture
-def make_app(jwks: JwksServer, tmp_path: Path) -> Callable[..., Flask]:
-    def make(**cds: Any) -> Flask:
-        settings = Settings(cds=cds_settings(jwks.url, tmp_path / "data", **cds))
-        app = create_app(settings, clock=lambda: NOW)
-        app.config["TESTING"] = True
-        return app
-
-    return make
-
-
-@pytest.fixture
-def cds(make_app: Callable[..., Flask], ehr: Issuer) -> CdsClient:
-    return CdsClient(ehr, flask_transport(make_app().test_client()))
-
 
 # --- discovery and tokens -------------------------------------------------------------
 

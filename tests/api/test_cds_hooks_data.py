@@ -9,62 +9,30 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from flask import Flask
 
-from service.api import create_app
-from service.settings import Settings
-from tests.builders import BREAST, NOW, ihc, ihc_score, specimen
+from tests.builders import BREAST, ihc, ihc_score, specimen
 from tests.builders.cds import (
     RXNORM,
     CdsClient,
     FhirStub,
     cards_of,
-    cds_settings,
     draft_orders,
-    ehr_issuer,
     flask_transport,
     hook_body,
     medication_request,
     prefetch_of,
     refused,
 )
-from tests.builders.tokens import Issuer, JwksServer, jwks_server
+from tests.builders.tokens import Issuer
 
 EQUIVOCAL = [specimen("s1", body_site=BREAST), ihc("ihc1", specimen="Specimen/s1")]
 HER2_LOW = [specimen("s1", body_site=BREAST), ihc_score("ihc1", "1+", specimen="Specimen/s1")]
-
-
-@pytest.fixture(scope="module")
-def ehr() -> Issuer:
-    return ehr_issuer()
-
-
-@pytest.fixture
-def jwks(ehr: Issuer) -> Iterator[JwksServer]:
-    with jwks_server(ehr) as server:
-        yield server
-
-
-@pytest.fixture
-def make_app(jwks: JwksServer, tmp_path: Path) -> Callable[..., Flask]:
-    def make(**cds: Any) -> Flask:
-        settings = Settings(cds=cds_settings(jwks.url, tmp_path / "data", **cds))
-        app = create_app(settings, clock=lambda: NOW)
-        app.config["TESTING"] = True
-        return app
-
-    return make
-
-
-@pytest.fixture
-def cds(make_app: Callable[..., Flask], ehr: Issuer) -> CdsClient:
-    return CdsClient(ehr, flask_transport(make_app().test_client()))
 
 
 # --- patient-view ------------------------------------------------------------------------

@@ -19,7 +19,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import pytest
 import requests
 
 from tests.builders import BREAST, ihc, specimen
@@ -27,28 +26,16 @@ from tests.builders.cds import (
     EHR_ISSUER,
     PUBLIC_URL,
     CdsClient,
-    ehr_issuer,
     ehr_jwt,
     hook_body,
     http_transport,
     prefetch_of,
 )
-from tests.builders.tokens import Issuer, JwksServer, jwks_server
+from tests.builders.tokens import Issuer, JwksServer
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICE = "/cds-services/her2-status"
 PREFETCH = prefetch_of([specimen("s1", body_site=BREAST), ihc("ihc1", specimen="Specimen/s1")])
-
-
-@pytest.fixture(scope="module")
-def ehr() -> Issuer:
-    return ehr_issuer()
-
-
-@pytest.fixture
-def jwks(ehr: Issuer) -> Iterator[JwksServer]:
-    with jwks_server(ehr) as server:
-        yield server
 
 
 @contextmanager

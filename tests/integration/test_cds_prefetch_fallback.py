@@ -9,7 +9,6 @@ real one with read scopes, and a token HAPI refuses makes the hook answer 412.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,14 +23,13 @@ from tests.builders.cds import (
     CdsClient,
     cds_settings,
     draft_orders,
-    ehr_issuer,
     flask_transport,
     hook_body,
     medication_request,
     prefetch_of,
 )
 from tests.builders.cds_schema import RESPONSE, schema_errors
-from tests.builders.tokens import Issuer, JwksServer, jwks_server
+from tests.builders.tokens import Issuer, JwksServer
 from tests.integration.fhir_server import Fhir
 from tests.integration.keycloak import SERVICE_CLIENT, Keycloak
 
@@ -44,17 +42,6 @@ READ_SCOPES = (
 @pytest.fixture(scope="module")
 def ehr_token(keycloak_server: Keycloak) -> str:
     return keycloak_server.token(SERVICE_CLIENT, READ_SCOPES)
-
-
-@pytest.fixture(scope="module")
-def ehr() -> Issuer:
-    return ehr_issuer()
-
-
-@pytest.fixture
-def jwks(ehr: Issuer) -> Iterator[JwksServer]:
-    with jwks_server(ehr) as server:
-        yield server
 
 
 def _client(ehr: Issuer, jwks: JwksServer, tmp_path: Path, fhir_base_url: str) -> CdsClient:

@@ -27,17 +27,6 @@ AUD = "https://her2.test/cds-services/her2-status"
 
 
 @pytest.fixture
-def ehr() -> Issuer:
-    return ehr_issuer()
-
-
-@pytest.fixture
-def jwks(ehr: Issuer) -> Iterator[JwksServer]:
-    with jwks_server(ehr) as server:
-        yield server
-
-
-@pytest.fixture
 def rogue() -> Iterator[JwksServer]:
     """A JWK Set nobody allow-listed, with a key of the EHR's kid."""
     with jwks_server(ehr_issuer(**{"ec-1": "ES384"})) as server:
