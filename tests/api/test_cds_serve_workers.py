@@ -8,18 +8,12 @@ accepted exactly once, and a replay after a restart is still refused.
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-
-import requests
 
 from tests.builders import BREAST, ihc, specimen
 from tests.builders.cds import (
@@ -31,9 +25,9 @@ from tests.builders.cds import (
     http_transport,
     prefetch_of,
 )
+from tests.builders.serve import gunicorn, serve_command
 from tests.builders.tokens import Issuer, JwksServer
 
-ROOT = Path(__file__).resolve().parents[2]
 SERVICE = "/cds-services/her2-status"
 PREFETCH = prefetch_of([specimen("s1", body_site=BREAST), ihc("ihc1", specimen="Specimen/s1")])
 
@@ -41,48 +35,13 @@ PREFETCH = prefetch_of([specimen("s1", body_site=BREAST), ihc("ihc1", specimen="
 @contextmanager
 def serve(port: int, jwks_url: str, data_dir: Path, log: Path) -> Iterator[int]:
     """``her2-status serve`` with 2 workers; yields the master's pid."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HER2_")}
-    env |= {
+    env = {
         "HER2_CDS_ISSUERS": json.dumps({EHR_ISSUER: {"jwks_url": jwks_url}}),
         "HER2_CDS_PUBLIC_URL": PUBLIC_URL,
         "HER2_DATA_DIR": str(data_dir),
     }
-    command = [
-        sys.executable,
-        "-m",
-        "service.cli",
-        "serve",
-        "--port",
-        str(port),
-        "--workers",
-        "2",
-        "--threads",
-        "4",
-    ]
-    with log.open("ab") as stderr:
-        process = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
-            start_new_session=True,
-        )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, log.read_text()
-            try:
-                if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).ok:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert time.monotonic() < deadline, "the service did not start"
-            time.sleep(0.2)
+    with gunicorn(serve_command(port, workers=2, threads=4), port, log, env) as process:
         yield process.pid
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
 
 
 def _workers(master: int) -> set[int]:

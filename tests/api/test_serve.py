@@ -2,43 +2,19 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import requests
 
 from tests.builders import FIXTURES
+from tests.builders.serve import gunicorn
 
-ROOT = Path(__file__).resolve().parents[2]
 PAYLOAD = FIXTURES / "inputs" / "breast-ihc2-dual-separate.json"
 
 
 def _serve_and_check(command: list[str], port: int, log: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HER2_")}
-    with log.open("wb") as stderr:
-        process = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
-            start_new_session=True,
-        )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, log.read_text()
-            try:
-                if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).ok:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert time.monotonic() < deadline, "the service did not start"
-            time.sleep(0.2)
+    with gunicorn(command, port, log):
         response = requests.post(
             f"http://127.0.0.1:{port}/fhir/$her2-status",
             data=PAYLOAD.read_bytes(),
@@ -52,9 +28,6 @@ def _serve_and_check(command: list[str], port: int, log: Path) -> None:
             "status": "ready",
             "fhir_server": "not configured",
         }
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
 
 
 def test_serve_command_runs_gunicorn(tmp_path: Path, free_port: int) -> None:

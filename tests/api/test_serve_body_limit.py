@@ -8,63 +8,24 @@ urllib sees a broken pipe instead of the 413.
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.builders.serve import ROOT, free_port, gunicorn, serve_command
+
 BODY = b"x" * 6_000_000  # over the default 5 MiB limit, under twice it
 ROUNDS = 5
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
 def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     log = tmp_path_factory.mktemp("serve") / "serve.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HER2_")}
-    # `-m` from the checkout: the installed `her2-status` script may import another copy.
-    command = [sys.executable, "-m", "service.cli", "serve", "--port", str(port)]
-    with log.open("wb") as stderr:
-        process = subprocess.Popen(
-            [*command, "--workers", "1", "--threads", "2"],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
-            start_new_session=True,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, log.read_text()
-            try:
-                with urllib.request.urlopen(f"{url}/healthz", timeout=1):
-                    break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, "the service did not start"
-            time.sleep(0.2)
-        yield url
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
+    with gunicorn(serve_command(port), port, log):
+        yield f"http://127.0.0.1:{port}"
 
 
 def _post(request: urllib.request.Request) -> tuple[int, dict[str, object]]:

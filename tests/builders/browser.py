@@ -10,32 +10,19 @@ the console's errors.
 from __future__ import annotations
 
 import base64
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import requests
 from selenium import webdriver
 from selenium.webdriver import Chrome
 from selenium.webdriver.chrome.service import Service
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.builders.serve import ROOT, free_port, gunicorn, serve_command
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @contextmanager
@@ -43,38 +30,11 @@ def serving(
     log: Path, settings: dict[str, str] | None = None, port: int | None = None
 ) -> Iterator[str]:
     """The service under gunicorn on loopback; ``{port}`` in a setting is replaced."""
-    port = port or _free_port()
-    settings = settings or {}
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HER2_")}
-    env["PYTHONPATH"] = str(ROOT)  # this checkout's service, also in gunicorn's workers
-    env |= {k: v.replace("{port}", str(port)) for k, v in settings.items()}
-    command = [sys.executable, "-m", "service.cli", "serve", "--port", str(port)]
-    command += ["--workers", "1", "--threads", "2"]
-    with log.open("wb") as stderr:
-        process = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
-            start_new_session=True,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, log.read_text()
-            try:
-                if requests.get(f"{url}/healthz", timeout=1).ok:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert time.monotonic() < deadline, "the service did not start"
-            time.sleep(0.2)
-        yield url
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
+    port = port or free_port()
+    env = {"PYTHONPATH": str(ROOT)}  # this checkout's service, also in gunicorn's workers
+    env |= {k: v.replace("{port}", str(port)) for k, v in (settings or {}).items()}
+    with gunicorn(serve_command(port), port, log, env):
+        yield f"http://127.0.0.1:{port}"
 
 
 @contextmanager
