@@ -1,4 +1,7 @@
-"""service/her2 imports nothing but the standard library and itself (house style)."""
+"""The pure packages import nothing but the standard library and what they may (house style).
+
+``service/her2`` (the rules) imports only itself; ``service/trials`` the rules and itself.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +12,23 @@ from pathlib import Path
 import pytest
 
 import service.her2
+import service.trials
 
-PACKAGE_DIR = Path(service.her2.__file__).parent
-SOURCES = sorted(PACKAGE_DIR.rglob("*.py"))
+# package -> (the packages it may import besides the standard library, its fewest sources)
+PACKAGES = {
+    "service.her2": (("service.her2",), 5),
+    "service.trials": (("service.her2", "service.trials"), 4),
+}
+PACKAGE_DIRS = {
+    "service.her2": Path(service.her2.__file__).parent,
+    "service.trials": Path(service.trials.__file__).parent,
+}
+SOURCES = sorted(PACKAGE_DIRS["service.her2"].rglob("*.py"))
+CASES = [
+    (package, path)
+    for package, directory in PACKAGE_DIRS.items()
+    for path in sorted(directory.rglob("*.py"))
+]
 
 
 def _imported_modules(path: Path) -> list[str]:
@@ -27,16 +44,23 @@ def _imported_modules(path: Path) -> list[str]:
     return names
 
 
-def test_there_are_sources_to_check() -> None:
-    assert len(SOURCES) >= 5
+@pytest.mark.parametrize("package", PACKAGES)
+def test_there_are_sources_to_check(package: str) -> None:
+    _, fewest = PACKAGES[package]
+    assert len([p for name, p in CASES if name == package]) >= fewest
 
 
-@pytest.mark.parametrize("path", SOURCES, ids=[p.name for p in SOURCES])
-def test_only_stdlib_and_own_package(path: Path) -> None:
+@pytest.mark.parametrize(
+    ("package", "path"), CASES, ids=[f"{n.split('.')[-1]}/{p.name}" for n, p in CASES]
+)
+def test_only_stdlib_and_allowed_packages(package: str, path: Path) -> None:
+    allowed_packages, _ = PACKAGES[package]
     for module in _imported_modules(path):
         top = module.split(".")[0]
         allowed = top in sys.stdlib_module_names or top == "__future__"
-        allowed = allowed or module == "service.her2" or module.startswith("service.her2.")
+        allowed = allowed or any(
+            module == a or module.startswith(f"{a}.") for a in allowed_packages
+        )
         assert allowed, f"{path.name} imports {module}"
 
 
