@@ -7,7 +7,7 @@ from typing import Any
 
 from service.clients.errors import FhirNotFound, FhirTooManyMatches
 from service.clients.fhir import FhirClient
-from service.fhir.envelope import parse_reference
+from service.fhir.references import parse_reference
 
 
 class FhirStore:

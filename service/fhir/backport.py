@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final
 
-from service.fhir.envelope import parse_reference
+from service.fhir.references import parse_reference
 from service.fhir.subscription import NotificationError, patient_of, valid_id
 
 KINDS: Final = frozenset({"handshake", "heartbeat", "event-notification", "query-status"})

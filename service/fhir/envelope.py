@@ -10,141 +10,19 @@ issues instead of sinking the request.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import cache, cached_property, lru_cache
+from functools import cached_property
 from typing import Any
 
-from fhir.resources.R4B import get_fhir_model_class
-from fhir.resources.R4B.condition import Condition
-from fhir.resources.R4B.diagnosticreport import DiagnosticReport
-from fhir.resources.R4B.observation import Observation
-from fhir.resources.R4B.patient import Patient
-from fhir.resources.R4B.resource import Resource
-from fhir.resources.R4B.specimen import Specimen
-from pydantic import ValidationError
-
 from service.fhir.issues import Issue, Severity
-
-_MODELS: dict[str, Any] = {
-    "Observation": Observation,
-    "DiagnosticReport": DiagnosticReport,
-    "Specimen": Specimen,
-    "Condition": Condition,
-    "Patient": Patient,
-}
-# The FHIR R4 reference grammar (3.1.3.4.1 Literal references): ``Type/id`` or
-# ``Type/id/_history/vid``, relative or after an absolute service base.  An id made
-# of dots only is legal by the id pattern but means "this/parent directory" in a URL,
-# so it is refused: ``Specimen/..`` must never become a request for another path.
-_ID = r"(?!\.{1,64}(?:/|$))[A-Za-z0-9\-.]{1,64}"
-_RELATIVE = re.compile(
-    rf"(?P<type>[A-Z][A-Za-z]{{0,63}})/(?P<id>{_ID})(?:/_history/(?P<version>{_ID}))?"
+from service.fhir.r4b_check import r4b_issues
+from service.fhir.references import (
+    is_grammatical,
+    is_relative,
+    is_resource_type,
+    parse_reference,
 )
-_BASE = re.compile(r"https?://[A-Za-z0-9\-.:\[\]@]+(?:/[A-Za-z0-9\-._~%!$&'()*+,;=:@]+)*")
-_URN = re.compile(r"urn:(?:uuid:[0-9a-fA-F\-]{36}|oid:[0-2](?:\.(?:0|[1-9][0-9]*))+)")
-
-
-@dataclass(frozen=True)
-class Reference:
-    """A literal reference that follows the FHIR grammar.
-
-    Attributes:
-        type: the resource type.
-        id: the logical id.
-        version: the ``_history`` version, if named.
-        base: the absolute service base it names, or None when relative.
-    """
-
-    type: str
-    id: str
-    version: str | None = None
-    base: str | None = None
-
-    @property
-    def relative(self) -> str:
-        """``Type/id`` (without base or version): what may be read from a server."""
-        return f"{self.type}/{self.id}"
-
-
-@cache
-def is_resource_type(name: str) -> bool:
-    """Whether ``name`` is an R4 resource type (not a data type, not anything else)."""
-    if not isinstance(name, str) or not re.fullmatch(r"[A-Z][A-Za-z]{0,63}", name):
-        return False
-    try:
-        model = get_fhir_model_class(name)
-    except (KeyError, ValueError):
-        return False
-    return issubclass(model, Resource)
-
-
-def parse_reference(text: object) -> Reference | None:
-    """Parse a literal reference; None unless it follows the FHIR reference grammar.
-
-    Accepted: ``Type/id``, ``Type/id/_history/vid``, and either after an absolute
-    ``http(s)`` base whose path has no ``.`` or ``..`` segment.  Anything else (a
-    path with dot segments, a query, a fragment, spaces) is never followed.
-    """
-    if not isinstance(text, str):
-        return None
-    if len(text) <= _CACHED_LENGTH:
-        return _parse_cached(text)
-    return _parse(text)
-
-
-# Every reference of a request is parsed several times (indexing, grouping, subject
-# keys) and the same few recur across requests: parsing is a pure function of the
-# text, so ordinary-length references are parsed once.  The bounds keep a hostile
-# request from filling memory (longer text is parsed each time, not kept).
-_CACHED_LENGTH = 256
-
-
-@lru_cache(maxsize=8192)
-def _parse_cached(text: str) -> Reference | None:
-    return _parse(text)
-
-
-def _parse(text: str) -> Reference | None:
-    match = _RELATIVE.fullmatch(text)
-    if match:
-        return Reference(match["type"], match["id"], match["version"])
-    if not text.startswith(("http://", "https://")):
-        return None
-    # The type/id tail is at most four segments; try the ones that can hold it.
-    parts = text.split("/")
-    for tail in (4, 2):
-        if len(parts) <= tail + 2:
-            continue
-        base, rest = "/".join(parts[:-tail]), "/".join(parts[-tail:])
-        match = _RELATIVE.fullmatch(rest)
-        if match and _BASE.fullmatch(base) and not {".", ".."} & set(base.split("/")[3:]):
-            return Reference(match["type"], match["id"], match["version"], base)
-    return None
-
-
-def is_grammatical(text: str) -> bool:
-    """Whether a reference string is a literal reference, a ``urn`` or a ``#local`` one."""
-    if len(text) <= _CACHED_LENGTH:
-        return _grammatical_cached(text)
-    return _grammatical(text)
-
-
-@lru_cache(maxsize=8192)
-def _grammatical_cached(text: str) -> bool:
-    return _grammatical(text)
-
-
-def _grammatical(text: str) -> bool:
-    return (
-        parse_reference(text) is not None
-        or _URN.fullmatch(text) is not None
-        or (text.startswith("#") and (text == "#" or _RELATIVE_ID.fullmatch(text[1:]) is not None))
-    )
-
-
-_RELATIVE_ID = re.compile(_ID)
 
 
 class EnvelopeError(ValueError):
@@ -240,9 +118,9 @@ class Node:
             ref = f"{self.type}/{self.id}"
             if versioned and self.version:
                 ref += f"/_history/{self.version}"
-            if _RELATIVE.fullmatch(ref):
+            if is_relative(ref):
                 return ref
-            if _RELATIVE.fullmatch(f"{self.type}/{self.id}"):
+            if is_relative(f"{self.type}/{self.id}"):
                 return f"{self.type}/{self.id}"
             return None
         if self.full_url and self.full_url.startswith("urn:uuid:"):
@@ -364,84 +242,6 @@ def _list(value: object) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
-_LOC_PART = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
-# pydantic error types → our fixed wording.  Never pydantic's or fhir.resources' own
-# message: some quote the input (a wrong resourceType, a value error's text, and in
-# the worst case a whole contained resource with a patient's name and birth date).
-_PROBLEMS: dict[str, str] = {
-    "extra_forbidden": "an element unknown to FHIR R4",
-    "missing": "a required element is missing",
-    "model_field_validation.missing": "a required element is missing",
-    "list_type": "an element must be a list (or holds an empty item)",
-    "dict_type": "an element must be an object",
-    "model_type": "an element must be an object",
-    "model_attributes_type": "an element must be an object",
-    "string_type": "an element must be a string",
-    "bool_type": "an element must be a boolean",
-    "int_type": "an element must be an integer",
-    "int_parsing": "an element must be an integer",
-    "decimal_type": "an element must be a decimal",
-    "string_pattern_mismatch": "a value does not match its FHIR data type",
-    "fhir-validation-wrong-resource-type": "a resource has an unexpected resourceType",
-    "model_validation_format": "a resource or element has an unexpected type",
-}
-_PROBLEM_DEFAULT = "a value does not meet the FHIR R4 rules for its element"
-_ONE_OF_MANY = "Any of one field value is expected from this list"
-
-
-def _problem(error_type: str, message: str) -> str:
-    """Our wording for a pydantic error; the library's message only selects it."""
-    if error_type == "value_error" and _ONE_OF_MANY in message:
-        return "more than one element of a choice type (such as two value[x])"
-    return _PROBLEMS.get(error_type, _PROBLEM_DEFAULT)
-
-
-def _location(base: str, loc: tuple[int | str, ...], error_type: str) -> str:
-    path = base
-    # An unknown element's name is the request's own text: the location stops at
-    # the object that holds it.
-    parts = loc[:-1] if error_type == "extra_forbidden" else loc
-    for part in parts:
-        if isinstance(part, int):
-            path += f"[{part}]"
-        elif _LOC_PART.fullmatch(part):
-            path += f".{part}"
-        else:
-            # Not an element name (a union tag, a dict key): nothing more to locate.
-            break
-    return path
-
-
-def _check(node: Node) -> None:
-    model = _MODELS.get(node.type)
-    if model is None:
-        return
-    try:
-        model.model_validate(node.resource)
-    except ValidationError as exc:
-        seen: set[tuple[str, str]] = set()
-        for error in exc.errors(include_input=False, include_url=False, include_context=False):
-            problem = _problem(str(error["type"]), str(error["msg"]))
-            where = _location(node.path, tuple(error["loc"]), str(error["type"]))
-            if (problem, where) in seen:
-                continue
-            seen.add((problem, where))
-            node.problems.append(
-                Issue(
-                    Severity.ERROR,
-                    "structure",
-                    f"{node.type} is not valid FHIR R4: {problem}",
-                    where,
-                )
-            )
-    except (KeyError, TypeError, AttributeError, IndexError, ValueError, RecursionError):
-        # fhir.resources itself crashes on some hostile shapes instead of raising a
-        # ValidationError (found by tests/unit/test_reader_fuzz.py): still just invalid.
-        node.problems.append(
-            Issue(Severity.ERROR, "structure", f"{node.type} is not valid FHIR R4.", node.path)
-        )
-
-
 def _too_large(diagnostics: str, where: str | None) -> RequestTooLarge:
     return RequestTooLarge([Issue(Severity.ERROR, "too-costly", diagnostics, where)])
 
@@ -526,7 +326,7 @@ class _Collector:
         """Validate every resource, once the whole request is known to be within the caps."""
         for node in self.nodes:
             if node.container is None and node.resource:
-                _check(node)
+                node.problems.extend(r4b_issues(node.type, node.resource, node.path))
         for node in self.nodes:
             if node.container is not None:
                 # The container's model validated the contained resources too.

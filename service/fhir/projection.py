@@ -22,7 +22,7 @@ from typing import Any, Final
 
 from service.fhir.codes import ANSWERS, INTERPRETATION_CODE, LOINC, LOINC_OID, Answer
 from service.fhir.elements import VALUE_KEYS, codings, effective
-from service.fhir.envelope import parse_reference
+from service.fhir.references import parse_reference
 
 _COMMON: Final = (
     "resourceType",

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from service.fhir.codes import CANONICAL
-from service.fhir.envelope import parse_reference
+from service.fhir.references import parse_reference
 
 SUBSCRIPTION_TAG: Final = {"system": f"{CANONICAL}/sid/subscription", "code": "her2-status-events"}
 SUBSCRIPTION_ID: Final = "her2-status-events"

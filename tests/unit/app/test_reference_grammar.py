@@ -13,7 +13,7 @@ from service.app.fhir_store import specimen_references
 from service.app.locks import FileLocks
 from service.app.memory_store import MemoryStore
 from service.app.rederive import RederivePatient
-from service.fhir.envelope import parse_reference
+from service.fhir.references import parse_reference
 from service.settings import DerivationSettings
 
 NOW = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
