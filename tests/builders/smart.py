@@ -23,13 +23,13 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs
 
 import jwt
 
-from tests.builders.tokens import PrivateKey, public_jwk
+from tests.builders.tokens import LoopbackHTTPServer, PrivateKey, public_jwk
 
 CLIENT_ID = "her2-status-backend"
 KEY_ID = "her2-key-1"
@@ -85,7 +85,7 @@ class Loopback:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self._http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._http = LoopbackHTTPServer(("127.0.0.1", 0), Handler)
         self.origin = f"http://127.0.0.1:{self._http.server_address[1]}"
         self.url = self.origin + path
 
