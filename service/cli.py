@@ -29,6 +29,7 @@ from service.fhir import jsonio
 from service.fhir.codes import CodeMap, CodeMapError
 from service.fhir.envelope import EnvelopeError
 from service.fhir.issues import Issue, Severity, outcome_resource
+from service.private_dir import PrivateDirError, ensure_private_dir
 from service.settings import MAX_WINDOW_DAYS, DerivationSettings
 
 EXIT_OK = 0
@@ -110,30 +111,21 @@ def _serve_command(args: argparse.Namespace) -> int:
         server = ServerSettings.from_env(workers=args.workers, threads=args.threads)
     except SettingsError as exc:
         problems += exc.problems
-    if not problems and settings.fhir_base_url is not None:
-        # Checked here, once, before any worker starts: a lock directory another
-        # user could write to must stop the start with one line, not a worker crash.
-        from service.app.locks import LockDirError, prepare_lock_dir  # noqa: PLC0415
-
-        try:
-            prepare_lock_dir(settings.lock_dir)
-        except LockDirError as exc:
-            problems.append(str(exc))
-    if not problems and settings.cds.issuers:
-        # The CDS Hooks seen-jti store: the same one-line refusal as the lock directory.
-        from service.auth.replay import DataDirError, prepare_data_dir  # noqa: PLC0415
-
-        try:
-            prepare_data_dir(settings.cds.data_dir)
-        except DataDirError as exc:
-            problems.append(str(exc))
-    if not problems and settings.events is not None:
-        from service.app import sqlite_queue  # noqa: PLC0415
-
-        try:
-            sqlite_queue.prepare_data_dir(settings.events.data_dir)
-        except sqlite_queue.DataDirError as exc:
-            problems.append(str(exc))
+    if not problems:
+        # Checked here, once, before any worker starts: a directory another local user
+        # could read or write must stop the start with one line, not a worker crash.
+        private: list[tuple[Path, str]] = []
+        if settings.fhir_base_url is not None:
+            private.append((settings.lock_dir, "HER2_LOCK_DIR"))
+        if settings.cds.issuers:  # the CDS Hooks seen-jti store
+            private.append((settings.cds.data_dir, "HER2_DATA_DIR"))
+        if settings.events is not None:  # the event queue
+            private.append((settings.events.data_dir, "HER2_DATA_DIR"))
+        for directory, variable in dict.fromkeys(private):
+            try:
+                ensure_private_dir(directory, variable)
+            except PrivateDirError as exc:
+                problems.append(str(exc))
     if problems:
         # One line naming every invalid variable; a traceback would bury it.
         print(f"her2-status: {SettingsError(problems)}", file=sys.stderr)

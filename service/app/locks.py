@@ -9,16 +9,16 @@ write of that key waits and fails.  Lock files are opened without following syml
 
 from __future__ import annotations
 
-import errno
 import fcntl
 import hashlib
 import os
-import stat
 import time
 from collections.abc import Collection, Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from pathlib import Path
 from typing import Protocol
+
+from service.private_dir import PrivateDirError, ensure_private_dir
 
 LOCK_TIMEOUT_SECONDS = 30.0
 _POLL_SECONDS = 0.05
@@ -32,8 +32,8 @@ class WriteBusy(Exception):
     )
 
 
-class LockDirError(ValueError):
-    """The lock directory cannot be used safely; the message names the problem, not data."""
+# The lock directory's refusal: the one check of every private directory.
+LockDirError = PrivateDirError
 
 
 class Locks(Protocol):
@@ -48,34 +48,6 @@ class Locks(Protocol):
         ...
 
 
-def prepare_lock_dir(directory: Path) -> None:
-    """Create the lock directory (mode 0700) or check that an existing one is private.
-
-    Raises:
-        LockDirError: when it is a symlink or not a directory, is not owned by the
-            service's user, is writable by group or others, or cannot be created.
-    """
-    try:
-        directory.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        directory.mkdir(mode=0o700)
-    except FileExistsError:
-        pass
-    except OSError as exc:
-        raise LockDirError(
-            f"HER2_LOCK_DIR {directory} cannot be created ({errno.errorcode.get(exc.errno or 0)})"
-        ) from None
-    info = os.lstat(directory)
-    if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode):
-        raise LockDirError(f"HER2_LOCK_DIR {directory} is not a directory (or is a symlink)")
-    if info.st_uid != os.geteuid():
-        raise LockDirError(f"HER2_LOCK_DIR {directory} is not owned by the service's user")
-    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-        raise LockDirError(
-            f"HER2_LOCK_DIR {directory} is writable by group or others; "
-            "make it private (chmod 700) or choose another directory"
-        )
-
-
 class FileLocks:
     """One lock file per key in a private directory shared by every worker of a host."""
 
@@ -83,9 +55,9 @@ class FileLocks:
         """Check (or create) the directory now, so that a bad one stops the start.
 
         Raises:
-            LockDirError: see ``prepare_lock_dir``.
+            LockDirError: see ``ensure_private_dir``.
         """
-        prepare_lock_dir(directory)
+        ensure_private_dir(directory, "HER2_LOCK_DIR")
         self.directory = directory
         self.timeout = timeout
 
@@ -128,5 +100,4 @@ __all__ = [
     "LockDirError",
     "Locks",
     "WriteBusy",
-    "prepare_lock_dir",
 ]

@@ -17,7 +17,6 @@ from __future__ import annotations
 import functools
 import os
 import sqlite3
-import stat
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -27,6 +26,7 @@ from pathlib import Path
 from typing import ParamSpec, TypeVar
 
 from service.app.queue import DELETED, Item, Notice, QueueError, QueueStats, newer
+from service.private_dir import PrivateDirError, ensure_private_dir
 
 FILE_NAME = "events.sqlite3"
 P = ParamSpec("P")
@@ -59,32 +59,8 @@ CREATE TABLE IF NOT EXISTS state (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 _COLUMNS = "id, rtype, rid, version, patient, attempts, reason"
 
 
-class DataDirError(ValueError):
-    """The data directory cannot be used safely; the message names the problem, not data."""
-
-
-def prepare_data_dir(directory: Path) -> None:
-    """Create the data directory (0700) or check that an existing one is private.
-
-    Raises:
-        DataDirError: a symlink or not a directory, another user's, writable by group
-            or others, or impossible to create.
-    """
-    try:
-        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    except OSError as exc:
-        raise DataDirError(
-            f"HER2_DATA_DIR {directory} cannot be created ({exc.strerror})"
-        ) from None
-    info = os.lstat(directory)
-    if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode):
-        raise DataDirError(f"HER2_DATA_DIR {directory} is not a directory (or is a symlink)")
-    if info.st_uid != os.geteuid():
-        raise DataDirError(f"HER2_DATA_DIR {directory} is not owned by the service's user")
-    if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise DataDirError(
-            f"HER2_DATA_DIR {directory} is open to group or others; make it private (chmod 700)"
-        )
+# The data directory's refusal: the one check of every private directory.
+DataDirError = PrivateDirError
 
 
 def _kind(exc: sqlite3.Error) -> str:
@@ -129,10 +105,10 @@ class SqliteQueue:
         """Create (or open) the file and its tables.
 
         Raises:
-            DataDirError: see ``prepare_data_dir``.
+            DataDirError: see ``ensure_private_dir``.
             sqlite3.Error: when the file cannot be opened.
         """
-        prepare_data_dir(directory)
+        ensure_private_dir(directory, "HER2_DATA_DIR")
         self.path = directory / FILE_NAME
         if not self.path.exists():
             # Created private before SQLite opens it.  Only here, never beside open
@@ -442,4 +418,4 @@ class SqliteQueue:
         )
 
 
-__all__ = ["FILE_NAME", "DataDirError", "SqliteQueue", "prepare_data_dir"]
+__all__ = ["FILE_NAME", "DataDirError", "SqliteQueue"]

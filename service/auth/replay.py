@@ -16,15 +16,15 @@ be able to plant or wipe the store.
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import os
 import sqlite3
-import stat
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Final, Protocol
+
+from service.private_dir import PrivateDirError, ensure_private_dir
 
 FILE_NAME: Final = "cds-jti.sqlite"
 # Expired rows are purged at most this often (seconds), not on every call.
@@ -32,8 +32,8 @@ PURGE_INTERVAL: Final = 60.0
 BUSY_TIMEOUT_SECONDS: Final = 5.0
 
 
-class DataDirError(ValueError):
-    """The data directory cannot be used safely; the message names the problem, not data."""
+# The data directory's refusal: the one check of every private directory.
+DataDirError = PrivateDirError
 
 
 class ReplayStoreUnavailable(Exception):
@@ -52,34 +52,11 @@ class ReplayGuard(Protocol):
         ...
 
 
-def prepare_data_dir(directory: Path) -> None:
-    """Create the data directory (mode 0700) or check that an existing one is private.
-
-    Raises:
-        DataDirError: a symlink or not a directory, another owner, writable by
-            group or others, or it cannot be created.
-    """
-    try:
-        directory.mkdir(mode=0o700, parents=True)
-    except FileExistsError:
-        pass
-    except OSError as exc:
-        code = errno.errorcode.get(exc.errno or 0)
-        raise DataDirError(f"HER2_DATA_DIR cannot be created ({code})") from None
-    info = os.lstat(directory)
-    if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode):
-        raise DataDirError("HER2_DATA_DIR is not a directory (or is a symlink)")
-    if info.st_uid != os.geteuid():
-        raise DataDirError("HER2_DATA_DIR is not owned by the service's user")
-    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-        raise DataDirError("HER2_DATA_DIR is writable by group or others (chmod 700 it)")
-
-
 class SqliteReplayGuard:
     """The seen-``jti`` store in ``directory/cds-jti.sqlite`` (see the module)."""
 
     def __init__(self, directory: Path, clock: Callable[[], float] = time.time) -> None:
-        prepare_data_dir(directory)
+        ensure_private_dir(directory, "HER2_DATA_DIR")
         self.path = directory / FILE_NAME
         self._clock = clock
         self._purged = 0.0
@@ -138,5 +115,4 @@ __all__ = [
     "ReplayGuard",
     "ReplayStoreUnavailable",
     "SqliteReplayGuard",
-    "prepare_data_dir",
 ]

@@ -151,5 +151,5 @@ def test_serve_refuses_a_shared_data_dir_in_one_line(
     # An address no interface has: should the check ever be missed, gunicorn fails to bind.
     assert main(["serve", "--host", "203.0.113.1", "--port", "9"]) == EXIT_USAGE
     error = capsys.readouterr().err
-    assert "HER2_DATA_DIR is writable by group or others" in error
+    assert f"HER2_DATA_DIR {shared} is writable by group or others" in error
     assert len(error.strip().splitlines()) == 1
