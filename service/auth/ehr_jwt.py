@@ -28,7 +28,7 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from service.auth.replay import ReplayGuard
-from service.auth.tokens import InvalidToken, JwksKeys, KeySource
+from service.auth.tokens import InvalidToken, JwksKeys, KeySource, rejection
 from service.settings.cds import CdsIssuer
 
 ALGORITHMS: Final = ("RS384", "ES384")
@@ -127,18 +127,8 @@ class EhrJwtVerifier:
                 leeway=LEEWAY,
                 options={"require": ["iss", "aud", "exp", "iat", "jti"], "strict_aud": False},
             )
-        except jwt.ExpiredSignatureError:
-            raise InvalidToken("expired") from None
-        except jwt.ImmatureSignatureError:
-            raise InvalidToken("not-yet-valid") from None
-        except jwt.InvalidAudienceError:
-            raise InvalidToken("audience") from None
-        except jwt.InvalidSignatureError:
-            raise InvalidToken("signature") from None
-        except jwt.MissingRequiredClaimError:
-            raise InvalidToken("missing-claim") from None
-        except jwt.PyJWTError:
-            raise InvalidToken("invalid") from None
+        except jwt.PyJWTError as exc:
+            raise rejection(exc) from None
         exp, iat, jti = claims["exp"], claims["iat"], claims["jti"]
         if iat > self._clock() + LEEWAY:
             raise InvalidToken("not-yet-valid")

@@ -35,6 +35,25 @@ class InvalidToken(Exception):
         self.reason = reason
 
 
+# PyJWT's errors → the fixed words of the logs and the audit record (most specific first).
+_REASONS: tuple[tuple[type[jwt.PyJWTError], str], ...] = (
+    (jwt.ExpiredSignatureError, "expired"),
+    (jwt.ImmatureSignatureError, "not-yet-valid"),
+    (jwt.InvalidIssuerError, "issuer"),
+    (jwt.InvalidAudienceError, "audience"),
+    (jwt.InvalidSignatureError, "signature"),
+    (jwt.MissingRequiredClaimError, "missing-claim"),
+)
+
+
+def rejection(exc: jwt.PyJWTError) -> InvalidToken:
+    """The refusal for a token PyJWT did not accept, named by a fixed word (never its text)."""
+    for kind, reason in _REASONS:
+        if isinstance(exc, kind):
+            return InvalidToken(reason)
+    return InvalidToken("invalid")
+
+
 class KeysUnavailable(Exception):
     """The issuer's key set could not be read (the token cannot be checked now)."""
 
@@ -165,17 +184,7 @@ class TokenVerifier:
                 leeway=LEEWAY,
                 options={"require": ["exp", "iat", "iss", "aud"]},
             )
-        except jwt.ExpiredSignatureError:
-            raise InvalidToken("expired") from None
-        except jwt.ImmatureSignatureError:
-            raise InvalidToken("not-yet-valid") from None
-        except jwt.InvalidIssuerError:
-            raise InvalidToken("issuer") from None
-        except jwt.InvalidAudienceError:
-            raise InvalidToken("audience") from None
-        except jwt.InvalidSignatureError:
-            raise InvalidToken("signature") from None
-        except jwt.PyJWTError:
-            raise InvalidToken("invalid") from None
+        except jwt.PyJWTError as exc:
+            raise rejection(exc) from None
         # exp is required and was checked; no leeway is granted to a remembered token.
         return Grant.from_claims(claims), float(claims["exp"])
