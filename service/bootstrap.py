@@ -26,10 +26,12 @@ if TYPE_CHECKING:
     from service.app.queue import Queue
     from service.app.rederive import RederivePatient
     from service.app.store import Store
+    from service.app.trial_sources import TrialSource
     from service.app.worker import Worker
     from service.clients.fhir import FhirClient
     from service.settings import Settings
     from service.settings.events import EventSettings
+    from service.settings.trials import TrialSettings
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,7 @@ class Application:
         patients: the Patient-level command (None: no store to read from).
         limits: caps on a request's size and an answer's issues (None: no caps).
         queue: the durable queue of the event-driven mode (None: the mode is off).
+        trials: the trial sources the trial-candidate endpoints read (empty: none).
     """
 
     derivation: DerivationSettings
@@ -49,6 +52,7 @@ class Application:
     patients: RederivePatient | None
     limits: Limits | None = None
     queue: Queue | None = None
+    trials: tuple[TrialSource, ...] = ()
 
     def derive(self, payload: object, now: dt.datetime) -> Derivation:
         """The stateless derivation of a request, with the configured codes, window and caps.
@@ -120,6 +124,7 @@ def bootstrap(
     locks: Locks | None = None,
     limits: Limits | None = None,
     queue: Queue | None = None,
+    trials: TrialSettings | None = None,
 ) -> Application:
     """Wire the application.
 
@@ -132,6 +137,7 @@ def bootstrap(
         locks: locks to use instead of lock files in ``lock_dir`` (tests).
         limits: caps on requests and answers (None: none, as for the command line).
         queue: the event-driven mode's queue (``event_queue``), or None.
+        trials: where trials come from (None: no trial source).
 
     Returns:
         The application; nothing is contacted yet.
@@ -153,7 +159,24 @@ def bootstrap(
             locks = FileLocks(lock_dir or default_lock_dir(os.environ))
         max_issues = limits.max_issues if limits is not None else None
         patients = RederivePatient(store, locks, derivation, max_issues)
-    return Application(derivation, client, patients, limits, queue)
+    sources = trial_sources(trials, client) if trials is not None else []
+    return Application(derivation, client, patients, limits, queue, tuple(sources))
+
+
+def trial_sources(settings: TrialSettings, client: FhirClient | None) -> list[TrialSource]:
+    """The configured trial sources, in the order their studies are matched and answered.
+
+    Args:
+        settings: the trial settings (``HER2_TRIALS_DIR``).
+        client: the FHIR server's client, for a source of ResearchStudy resources there.
+    """
+    del client  # no FHIR source yet: the ResearchStudy reader is wired here when it lands
+    from service.app.trial_sources import CtgovDirectory  # noqa: PLC0415
+
+    sources: list[TrialSource] = []
+    if settings.directory is not None:
+        sources.append(CtgovDirectory(settings.directory))
+    return sources
 
 
 def event_queue(events: EventSettings | None) -> Queue | None:
@@ -196,4 +219,11 @@ def event_worker(
     )
 
 
-__all__ = ["Application", "bootstrap", "event_queue", "event_worker", "fhir_client"]
+__all__ = [
+    "Application",
+    "bootstrap",
+    "event_queue",
+    "event_worker",
+    "fhir_client",
+    "trial_sources",
+]

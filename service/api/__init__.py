@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from flask import Flask
 
-from service.api import audit, errors, hook, logs, metrics, routes, view, view_smart
+from service.api import audit, errors, hook, logs, metrics, routes, trials, view, view_smart
 from service.api.cds_hooks import blueprint as cds_hooks_blueprint
 from service.api.context import Context
 from service.app.locks import Locks
@@ -84,6 +84,7 @@ def create_app(
         locks,
         settings.limits,
         queue if queue is not None else event_queue(settings.events),
+        settings.trials,
     )
     if application.client is not None:
         # The same client object serves the store, so every upstream call is counted.
@@ -118,6 +119,7 @@ def create_app(
     errors.register(app)
     app.register_blueprint(routes.fhir_blueprint(settings.base_path))
     app.register_blueprint(routes.ops_blueprint(settings.base_path))
+    app.register_blueprint(trials.trials_blueprint(settings.base_path))
     if application.queue is not None:
         app.register_blueprint(hook.hook_blueprint())
     app.register_blueprint(cds_hooks_blueprint(settings.cds))

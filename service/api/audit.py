@@ -35,10 +35,22 @@ _OUTCOMES = {401: "unauthenticated", 403: "forbidden"}
 _HOST = re.compile(r"(?:[A-Za-z0-9\-.]{1,253}|\[[0-9A-Fa-f:.]{2,45}\])(?::[0-9]{1,5})?")
 
 
-def begin(patient_id: str) -> None:
-    """Open this request's audit record (before anything can refuse it)."""
+def begin(patient_id: str | None, operation: str = "$her2-status") -> None:
+    """Open this request's audit record (before anything can refuse it).
+
+    Args:
+        patient_id: the patient of the URL; None when the patient's data came in the
+            body (``/getClinicalTrial``): then no AuditEvent is written, since nothing
+            was read from the EHR and the body's ids are the caller's text.
+        operation: the operation called, as its AuditEvent names it.
+    """
     g.audit = {
-        "patient_id": patient_id if _FHIR_ID.fullmatch(patient_id) else "invalid",
+        "operation": operation,
+        "patient_id": None
+        if patient_id is None
+        else patient_id
+        if _FHIR_ID.fullmatch(patient_id)
+        else "invalid",
         "client_id": None,
         "subject": None,
         "persist": None,
@@ -65,13 +77,16 @@ def audited_call(fields: dict[str, Any] | None = None) -> AuditedCall | None:
     """
     context = current_app.extensions["her2"]
     fields = fields if fields is not None else g.get("audit")
-    if context.settings.audit != "fhir" or fields is None or fields["patient_id"] == "invalid":
+    if context.settings.audit != "fhir" or fields is None:
+        return None
+    if fields["patient_id"] in (None, "invalid"):
         return None
     base_path = context.settings.base_path
     host = request.host
     return AuditedCall(
         patient_id=fields["patient_id"],
-        operation_path=f"{base_path}/Patient/{fields['patient_id']}/$her2-status",
+        operation_path=f"{base_path}/Patient/{fields['patient_id']}/"
+        + fields.get("operation", "$her2-status"),
         service_url=f"{request.scheme}://{host}{base_path}" if _HOST.fullmatch(host) else None,
         request_id=g.get("request_id"),
         persist=fields.get("persist"),

@@ -22,7 +22,7 @@ from service.api.logs import note
 from service.api.negotiation import require_json_answer
 from service.api.responses import ACCEPTED_TYPES, conformance_response, fhir_response
 from service.app.queue import QueueError
-from service.auth import Access
+from service.auth import Access, Grant
 from service.clients.errors import FhirClientError
 from service.fhir import jsonio
 from service.fhir.conformance import served_capability_statement, served_operation_definitions
@@ -65,6 +65,22 @@ def _bounded(response: Response, context: Context) -> Response:
     return response
 
 
+def open_patient_call(context: Context, patient_id: str, operation: str) -> Grant | None:
+    """Audit, authenticate, check the id and authorize reading the patient: before any read.
+
+    Raises:
+        ApiError: 401, 400 (not a FHIR id) or 403 (the same for known and unknown patients).
+    """
+    audit.begin(patient_id, operation)
+    grant = authenticate(context)
+    audit.caller(grant)
+    if not _RESOURCE_ID.fullmatch(patient_id):
+        raise ApiError.simple(400, "value", "The patient id is not a valid FHIR id.")
+    # Before anything is read: unknown and known patients get the same 403.
+    authorize(grant, Access.READ, patient_id)
+    return grant
+
+
 def fhir_blueprint(base_path: str) -> Blueprint:
     """The FHIR endpoints under ``base_path``."""
     bp = Blueprint("fhir", __name__)
@@ -93,13 +109,7 @@ def fhir_blueprint(base_path: str) -> Blueprint:
     @bp.post(f"{base_path}/Patient/<patient_id>/$her2-status")
     def patient(patient_id: str) -> Response:
         context = _context()
-        audit.begin(patient_id)
-        grant = authenticate(context)
-        audit.caller(grant)
-        if not _RESOURCE_ID.fullmatch(patient_id):
-            raise ApiError.simple(400, "value", "The patient id is not a valid FHIR id.")
-        # Before anything is read: unknown and known patients get the same 403.
-        authorize(grant, Access.READ, patient_id)
+        grant = open_patient_call(context, patient_id, "$her2-status")
         patients = context.application.patients
         if patients is None:
             raise ApiError.simple(

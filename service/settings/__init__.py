@@ -33,6 +33,7 @@ from service.settings.fhir import (
     fhir_auth,
     smart_backend_settings,
 )
+from service.settings.trials import TrialSettings, trial_settings
 from service.settings.view import ViewSettings, view_settings_from
 
 if TYPE_CHECKING:
@@ -142,6 +143,7 @@ class Settings:
         cds: the CDS Hooks service (``service.settings.cds``).
         events: the event-driven mode (None: off; ``service.settings.events``).
         view: the decision view's SMART login (``service.settings.view``).
+        trials: where the trial candidates come from (``service.settings.trials``).
     """
 
     fhir_base_url: str | None = None
@@ -163,6 +165,7 @@ class Settings:
     events: EventSettings | None = None
     cds: CdsSettings = field(default_factory=CdsSettings)
     view: ViewSettings = field(default_factory=ViewSettings)
+    trials: TrialSettings = field(default_factory=TrialSettings)
 
     def insecure_problem(self) -> str | None:
         """Why this configuration must not start (secure by default), or None.
@@ -269,6 +272,7 @@ class Settings:
             events=_events(env, base_url, auth),
             cds=cds_settings(env.values, env.problems),
             view=view_settings_from(env.text),
+            trials=trial_settings(env),
         )
         problem = settings.insecure_problem()
         if problem is not None:
@@ -311,6 +315,7 @@ __all__ = [
     "Settings",
     "SettingsError",
     "SmartBackendSettings",
+    "TrialSettings",
     "ViewSettings",
     "default_lock_dir",
     "smart_backend_settings",

@@ -1,0 +1,147 @@
+"""Reading a trial-matching request: the mCODE ``/getClinicalTrial`` Bundle and filters.
+
+The mCODE matching services take a Bundle (``clinical-trial-matching-service``,
+``src/server.ts``: ``resourceType`` Bundle, a Bundle ``type``, an ``entry`` array)
+whose entries are the patient's mCODE resources plus one ``Parameters`` resource
+with ``zipCode``, ``travelRadius``, ``phase`` and ``recruitmentStatus``
+(``src/query-parameters.ts``: ``valueString``; ``travelRadius`` also
+``valueDecimal``).  Here:
+
+- the Bundle must hold exactly one ``Patient`` (one patient per request: the HER2
+  results are read as that patient's); otherwise 400;
+- ``phase`` and ``recruitmentStatus`` are FHIR ``research-study-phase`` /
+  ``research-study-status`` codes (several may be given, comma-separated); another
+  value is a 400 naming the parameter, never quoting the value;
+- ``zipCode`` and ``travelRadius`` are accepted and not used: studies read from
+  ClinicalTrials.gov files carry no site locations here, so no distance is judged;
+- the derivation's input is a collection Bundle of the request's Patient,
+  Observation, Condition, Specimen and DiagnosticReport entries (the types the
+  derivation reads); the other mCODE resources are left out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from service.fhir.issues import Issue, Severity
+from service.fhir.research_study_codes import PHASES, STATUSES, ctgov_phases, ctgov_statuses
+
+# FHIR R4 Bundle.type: the mCODE library accepts a Bundle of any type (``isBundle``).
+_TYPES: Final = "document message transaction transaction-response batch batch-response"
+BUNDLE_TYPES: Final = frozenset((*_TYPES.split(), "history", "searchset", "collection"))
+PATIENT_TYPES: Final = frozenset(
+    {"Patient", "Observation", "Condition", "Specimen", "DiagnosticReport"}
+)
+STATUS_PARAMETER: Final = "recruitmentStatus"
+PHASE_PARAMETER: Final = "phase"
+
+
+class TrialRequestError(ValueError):
+    """The request is not one the trial endpoints can read (HTTP 400)."""
+
+    def __init__(self, issue: Issue) -> None:
+        super().__init__(issue.diagnostics)
+        self.issues = [issue]
+
+
+def _refuse(code: str, diagnostics: str, expression: str | None = None) -> TrialRequestError:
+    return TrialRequestError(Issue(Severity.ERROR, code, diagnostics, expression))
+
+
+@dataclass(frozen=True)
+class TrialFilters:
+    """What the caller filters on, as ClinicalTrials.gov values (None: no filter)."""
+
+    statuses: frozenset[str] | None = None
+    phases: frozenset[str] | None = None
+
+
+def _codes(name: str, raw: object, allowed: Mapping[str, object]) -> list[str] | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, str):
+        raise _refuse("value", f"{name} must be a string.", name)
+    codes = [c.strip() for c in raw.split(",") if c.strip()]
+    if not codes or any(c not in allowed for c in codes):
+        kind = "research-study-phase" if allowed is PHASES else "research-study-status"
+        raise _refuse("value", f"{name} must be FHIR {kind} codes (comma-separated).", name)
+    return codes
+
+
+def read_filters(status: object, phase: object) -> TrialFilters:
+    """The filters from the ``recruitmentStatus`` and ``phase`` values (None: absent).
+
+    Raises:
+        TrialRequestError: a value that is no code of its FHIR code system.
+    """
+    statuses = _codes(STATUS_PARAMETER, status, STATUSES)
+    phases = _codes(PHASE_PARAMETER, phase, PHASES)
+    return TrialFilters(
+        None if statuses is None else ctgov_statuses(statuses),
+        None if phases is None else ctgov_phases(phases),
+    )
+
+
+def _parameter_value(parameter: Mapping[str, Any]) -> object:
+    for key in ("valueString", "valueCode"):
+        if key in parameter:
+            return parameter[key]
+    return next((v for k, v in parameter.items() if k.startswith("value")), None)
+
+
+def _query(resources: list[dict[str, Any]]) -> TrialFilters:
+    values: dict[str, object] = {}
+    for resource in resources:
+        if resource.get("resourceType") != "Parameters":
+            continue
+        parameters = resource.get("parameter")
+        for parameter in parameters if isinstance(parameters, list) else []:
+            name = parameter.get("name") if isinstance(parameter, dict) else None
+            if name in (STATUS_PARAMETER, PHASE_PARAMETER):
+                values[name] = _parameter_value(parameter)
+    return read_filters(values.get(STATUS_PARAMETER), values.get(PHASE_PARAMETER))
+
+
+def read_match_request(body: object) -> tuple[dict[str, Any], TrialFilters]:
+    """The derivation input and the filters of a ``/getClinicalTrial`` body.
+
+    Raises:
+        TrialRequestError: not a Bundle, no or several Patients, a bad filter value.
+    """
+    if (
+        not isinstance(body, dict)
+        or body.get("resourceType") != "Bundle"
+        or body.get("type") not in BUNDLE_TYPES
+        or not isinstance(body.get("entry"), list)
+    ):
+        raise _refuse("structure", "The body must be a FHIR Bundle with an entry list.")
+    entries = [e for e in body["entry"] if isinstance(e, dict)]
+    resources = [e["resource"] for e in entries if isinstance(e.get("resource"), dict)]
+    patients = sum(1 for r in resources if r.get("resourceType") == "Patient")
+    if patients != 1:
+        raise _refuse(
+            "required",
+            "The Bundle must hold exactly one Patient (one patient per request).",
+            "Bundle.entry",
+        )
+    filters = _query(resources)
+    kept = [
+        {k: v for k, v in e.items() if k in ("fullUrl", "resource")}
+        for e in entries
+        if isinstance(e.get("resource"), dict)
+        and e["resource"].get("resourceType") in PATIENT_TYPES
+    ]
+    return {"resourceType": "Bundle", "type": "collection", "entry": kept}, filters
+
+
+__all__ = [
+    "BUNDLE_TYPES",
+    "PHASE_PARAMETER",
+    "STATUS_PARAMETER",
+    "TrialFilters",
+    "TrialRequestError",
+    "read_filters",
+    "read_match_request",
+]
