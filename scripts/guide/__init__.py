@@ -20,6 +20,7 @@ from service.fhir.conformance import (
     capability_statement,
     patient_operation_definition,
     system_operation_definition,
+    trial_operation_definition,
 )
 
 __all__ = [
@@ -45,6 +46,7 @@ def all_resources() -> dict[str, dict[str, Any]]:
         *naming_systems(),
         system_operation_definition(),
         patient_operation_definition(),
+        trial_operation_definition(),
         capability_statement(),
     ]
     return {f"{r['resourceType']}-{r['id']}.json": r for r in resources}

@@ -14,9 +14,11 @@ from typing import Any, Final
 
 from service.api.openapi_cds import CDS_PATHS
 from service.api.openapi_hook import HOOK_PATHS
+from service.api.openapi_trials import trial_paths
 from service.api.openapi_view import VIEW_PATHS, with_html_answers
 from service.fhir.conformance.header import IG_VERSION
 from service.fhir.conformance.operation_definition import PATIENT_ID, SYSTEM_ID
+from service.fhir.conformance.trial_operation import TRIALS_ID
 
 FHIR_JSON: Final = "application/fhir+json"
 _REQUEST_TYPES: Final = (FHIR_JSON, "application/json", "application/json+fhir")
@@ -196,8 +198,9 @@ def _fhir_paths(base: str) -> dict[str, Any]:
                         "in": "path",
                         "required": True,
                         "description": f"{SYSTEM_ID}: system level, stateless; {PATIENT_ID}: "
-                        "Patient level, writes to the FHIR server.",
-                        "schema": {"type": "string", "enum": [SYSTEM_ID, PATIENT_ID]},
+                        f"Patient level, writes to the FHIR server; {TRIALS_ID}: Patient level, "
+                        "trial candidates.",
+                        "schema": {"type": "string", "enum": [SYSTEM_ID, PATIENT_ID, TRIALS_ID]},
                     },
                     _FORMAT,
                     _CONDITIONAL,
@@ -349,6 +352,7 @@ def document(base_path: str, hook: bool = False) -> dict[str, Any]:
                 **CDS_PATHS,
                 **VIEW_PATHS,
                 **(HOOK_PATHS if hook else {}),
+                **trial_paths(base_path),
             },
             "components": _COMPONENTS,
         }

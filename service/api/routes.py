@@ -149,6 +149,8 @@ def fhir_blueprint(base_path: str) -> Blueprint:
             request.host_url.rstrip("/") + base_path,
             patient_operation=context.application.patients is not None,
             security=context.security,
+            trial_operation=context.application.patients is not None
+            and bool(context.application.trials),
         )
         return conformance_response(statement, request, context.started)
 

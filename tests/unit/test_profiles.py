@@ -16,7 +16,12 @@ from scripts.guide.narrative import with_narrative
 from scripts.guide.package import PACKAGE_ID
 from service.fhir import jsonio
 from service.fhir.codes import CANONICAL, CS_RULE_SET, SID_STATUS, SID_THERAPY_LIST
-from service.fhir.conformance import patient_operation_definition, system_operation_definition
+from service.fhir.conformance import (
+    capability_statement,
+    patient_operation_definition,
+    system_operation_definition,
+    trial_operation_definition,
+)
 from service.fhir.conformance.header import IG_VERSION
 from service.her2 import ErrorCode, NextStep, default_ruleset, load_catalog
 
@@ -131,6 +136,7 @@ def test_operation_definitions_say_which_invocation_changes_state() -> None:
     assert published == {
         "OperationDefinition-her2-status.json",
         "OperationDefinition-her2-status-patient.json",
+        "OperationDefinition-her2-trial-candidates-patient.json",
     }
 
 
@@ -193,3 +199,22 @@ def test_package_json_names_the_guide() -> None:
     assert manifest["canonical"] == CANONICAL
     assert manifest["type"] == "IG"
     assert manifest["dependencies"]["hl7.fhir.r4.core"] == "4.0.1"
+
+
+def test_the_trial_operation_reads_only_and_filters_on_fhir_codes() -> None:
+    definition = trial_operation_definition()
+    assert (definition["affectsState"], definition["instance"], definition["system"]) == (
+        False,
+        True,
+        False,
+    )
+    assert definition["resource"] == ["Patient"]
+    params = {(p["name"], p["use"], p["type"]) for p in definition["parameter"]}
+    assert params == {
+        ("recruitmentStatus", "in", "code"),
+        ("phase", "in", "code"),
+        ("return", "out", "Bundle"),
+    }
+    statement = capability_statement()
+    (patient,) = [r for r in statement["rest"][0]["resource"] if r["type"] == "Patient"]
+    assert {o["name"] for o in patient["operation"]} == {"her2-status", "her2-trial-candidates"}

@@ -1,11 +1,12 @@
 """The conformance resources the running service serves.
 
 ``GET [base]/metadata`` returns the CapabilityStatement of the running configuration
-and ``GET [base]/OperationDefinition/[id]`` the two OperationDefinitions (system level,
-stateless; Patient level, writing).  The rest of the implementation guide (profiles,
-extensions, CodeSystems, ValueSets, examples) is only written to ``fhir_profiles/`` by
-``scripts/build-profiles``, so it lives in ``scripts/guide`` and is not part of the
-installed package.  ``capability_statement`` is the guide's generic copy.
+and ``GET [base]/OperationDefinition/[id]`` the OperationDefinitions (system level,
+stateless; Patient level, writing; Patient-level trial candidates, reading).  The rest of
+the implementation guide (profiles, extensions, CodeSystems, ValueSets, examples) is only
+written to ``fhir_profiles/`` by ``scripts/build-profiles``, so it lives in
+``scripts/guide`` and is not part of the installed package.  ``capability_statement`` is
+the guide's generic copy.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from service.fhir.conformance.security import (
     InboundSecurity,
     smart_security,
 )
+from service.fhir.conformance.trial_operation import trial_operation_definition
 
 __all__ = [
     "NO_INBOUND_SECURITY",
@@ -34,4 +36,5 @@ __all__ = [
     "served_operation_definitions",
     "smart_security",
     "system_operation_definition",
+    "trial_operation_definition",
 ]

@@ -13,6 +13,7 @@ from service.fhir.codes import CANONICAL
 from service.fhir.conformance.header import IG_VERSION, conformance_header
 from service.fhir.conformance.operation_definition import PATIENT_ID, SYSTEM_ID
 from service.fhir.conformance.security import InboundSecurity
+from service.fhir.conformance.trial_operation import TRIALS_ID
 
 
 def _definition(rid: str) -> str:
@@ -38,7 +39,10 @@ def _statement(base_url: str, rest: dict[str, Any]) -> dict[str, Any]:
 
 
 def served_capability_statement(
-    base_url: str, patient_operation: bool, security: InboundSecurity
+    base_url: str,
+    patient_operation: bool,
+    security: InboundSecurity,
+    trial_operation: bool = False,
 ) -> dict[str, Any]:
     """What this running service offers.
 
@@ -47,14 +51,20 @@ def served_capability_statement(
         patient_operation: Whether the Patient-level operation works, i.e. a FHIR
             server (or a store) is configured; otherwise it is not listed.
         security: What protects the endpoints (``rest.security``).
+        trial_operation: Whether ``$her2-trial-candidates`` works (a FHIR server and a
+            trial source are configured); otherwise it is not listed.
 
     Returns:
         The CapabilityStatement as FHIR JSON.
     """
     resources: list[dict[str, Any]] = []
+    patient_ops = []
     if patient_operation:
-        patient_op = {"name": "her2-status", "definition": _definition(PATIENT_ID)}
-        resources.append({"type": "Patient", "operation": [patient_op]})
+        patient_ops.append({"name": "her2-status", "definition": _definition(PATIENT_ID)})
+    if trial_operation:
+        patient_ops.append({"name": "her2-trial-candidates", "definition": _definition(TRIALS_ID)})
+    if patient_ops:
+        resources.append({"type": "Patient", "operation": patient_ops})
     resources.append({"type": "OperationDefinition", "interaction": [{"code": "read"}]})
     rest = {
         "mode": "server",
@@ -77,12 +87,13 @@ def capability_statement(base_url: str = "[base]") -> dict[str, Any]:
     """
     system = {"name": "her2-status", "definition": _definition(SYSTEM_ID)}
     patient = {"name": "her2-status", "definition": _definition(PATIENT_ID)}
+    trials = {"name": "her2-trial-candidates", "definition": _definition(TRIALS_ID)}
     return _statement(
         base_url,
         {
             "mode": "server",
             "resource": [
-                {"type": "Patient", "operation": [patient]},
+                {"type": "Patient", "operation": [patient, trials]},
                 {"type": "OperationDefinition", "interaction": [{"code": "read"}]},
             ],
             "operation": [system],

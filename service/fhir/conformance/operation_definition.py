@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from service.fhir.conformance.header import conformance_header
+from service.fhir.conformance.trial_operation import TRIALS_ID, trial_operation_definition
 
 SYSTEM_ID: Final = "her2-status"
 PATIENT_ID: Final = "her2-status-patient"
@@ -137,4 +138,8 @@ def patient_operation_definition() -> dict[str, Any]:
 
 def served_operation_definitions() -> dict[str, dict[str, Any]]:
     """Every definition ``GET [base]/OperationDefinition/[id]`` serves, by id."""
-    return {SYSTEM_ID: system_operation_definition(), PATIENT_ID: patient_operation_definition()}
+    return {
+        SYSTEM_ID: system_operation_definition(),
+        PATIENT_ID: patient_operation_definition(),
+        TRIALS_ID: trial_operation_definition(),
+    }
