@@ -31,3 +31,20 @@ def study(
 ) -> Study:
     """A study with the given eligibility text."""
     return Study(study_id, title, status, phases, conditions, keywords, eligibility)
+
+
+MCODE = FIXTURES / "mcode"
+
+
+def mcode_request(name: str) -> dict[str, Any]:
+    """A ``/getClinicalTrial`` body in the mCODE library's shape (``fixtures/trials/mcode``)."""
+    body: dict[str, Any] = json.loads((MCODE / f"{name}.json").read_text(encoding="utf-8"))
+    return body
+
+
+def with_parameters(body: dict[str, Any], **values: object) -> dict[str, Any]:
+    """The body with its Parameters entry replaced by ``values`` as ``valueString``."""
+    entries = [e for e in body["entry"] if e["resource"]["resourceType"] != "Parameters"]
+    parameter = [{"name": k, "valueString": v} for k, v in values.items()]
+    entries.append({"resource": {"resourceType": "Parameters", "parameter": parameter}})
+    return {**body, "entry": entries}

@@ -1,0 +1,141 @@
+"""Reading the mCODE /getClinicalTrial body and the trial filters (issue 14)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from service.fhir.research_study_codes import (
+    PHASES,
+    STATUSES,
+    ctgov_phases,
+    ctgov_statuses,
+    fhir_phase,
+    fhir_status,
+)
+from service.fhir.trial_request import (
+    TrialFilters,
+    TrialRequestError,
+    read_filters,
+    read_match_request,
+)
+from tests.builders.trials import mcode_request, with_parameters
+
+SECRET = "Jane-Doe-1968"  # stands for request text that must never come back
+
+
+def _refused(body: Any) -> str:
+    with pytest.raises(TrialRequestError) as info:
+        read_match_request(body)
+    (issue,) = info.value.issues
+    assert SECRET not in issue.diagnostics
+    return issue.code
+
+
+def test_the_library_shaped_body_gives_the_patient_resources_and_the_filters() -> None:
+    payload, filters = read_match_request(mcode_request("breast-her2-low"))
+    kinds = [e["resource"]["resourceType"] for e in payload["entry"]]
+    assert payload["type"] == "collection"
+    assert kinds == ["Patient", "Condition", "Observation", "Observation"]
+    assert all(e["fullUrl"].startswith("urn:uuid:") for e in payload["entry"])
+    assert filters == TrialFilters(
+        frozenset({"RECRUITING", "ENROLLING_BY_INVITATION", "ACTIVE"}),
+        frozenset({"PHASE3", "PHASE-3"}),
+    )
+
+
+def test_zip_code_and_travel_radius_are_accepted_and_no_filter() -> None:
+    body = with_parameters(mcode_request("breast-her2-low"), zipCode="01730", travelRadius="25")
+    assert read_match_request(body)[1] == TrialFilters()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        [],
+        "Bundle",
+        {"resourceType": "Parameters", "parameter": []},
+        {"resourceType": "Bundle", "type": "collection"},
+        {"resourceType": "Bundle", "type": SECRET, "entry": []},
+        {"resourceType": "Bundle", "type": "collection", "entry": {}},
+        {"patientData": {}},  # the library's own "bad patient data" test body
+    ],
+)
+def test_anything_but_a_bundle_with_an_entry_list_is_refused(body: Any) -> None:
+    assert _refused(body) == "structure"
+
+
+def test_a_bundle_without_exactly_one_patient_is_refused() -> None:
+    empty = {"resourceType": "Bundle", "type": "collection", "entry": []}
+    assert _refused(empty) == "required"
+    body = mcode_request("breast-her2-low")
+    twice = {**body, "entry": [body["entry"][0], *body["entry"]]}
+    assert _refused(twice) == "required"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("phase", SECRET),
+        ("phase", "PHASE3"),
+        ("recruitmentStatus", "RECRUITING"),
+        ("recruitmentStatus", ""),
+        ("phase", "phase-1,nope"),
+    ],
+)
+def test_a_filter_that_is_no_fhir_code_is_refused_by_name(name: str, value: str) -> None:
+    body = with_parameters(mcode_request("breast-her2-low"), **{name: value})
+    with pytest.raises(TrialRequestError) as info:
+        read_match_request(body)
+    (issue,) = info.value.issues
+    assert (issue.code, issue.expression) == ("value", name)
+    assert value not in issue.diagnostics or value == ""
+
+
+def test_a_filter_that_is_not_a_string_is_refused() -> None:
+    with pytest.raises(TrialRequestError):
+        read_filters(3, None)
+
+
+def test_comma_separated_codes_are_alternatives() -> None:
+    filters = read_filters("approved, closed-to-accrual", "phase-1-phase-2")
+    assert filters.statuses == frozenset(
+        {
+            "NOT_YET_RECRUITING",
+            "APPROVED",
+            "ACTIVE_NOT_RECRUITING",
+            "NO_LONGER_AVAILABLE",
+            "CLOSED-TO-ACCRUAL",
+        }
+    )
+    assert filters.phases == frozenset({"PHASE1", "PHASE2", "PHASE-1-PHASE-2"})
+
+
+def test_every_fhir_status_is_a_filter_and_ctgov_values_map_back() -> None:
+    assert len(STATUSES) == 11  # FHIR R4 research-study-status
+    for code, values in STATUSES.items():
+        assert ctgov_statuses([code]) >= values
+        for value in values:
+            assert fhir_status(value) == code
+    assert fhir_status("active") == "active"  # a FHIR code is kept
+    assert fhir_status(None) == fhir_status("SOMETHING_NEW") == "in-review"
+
+
+def test_phases_map_as_the_mcode_library_maps_them() -> None:
+    assert len(PHASES) == 8  # research-study-phase
+    assert fhir_phase(("PHASE1", "PHASE2")) == {
+        "coding": [
+            {
+                "system": "http://terminology.hl7.org/CodeSystem/research-study-phase",
+                "code": "phase-1-phase-2",
+                "display": "Phase 1/Phase 2",
+            }
+        ],
+        "text": "Phase 1/Phase 2",
+    }
+    assert fhir_phase(("PHASE3",))["text"] == "Phase 3"  # type: ignore[index]
+    assert fhir_phase(("phase-4",))["text"] == "Phase 4"  # type: ignore[index]
+    assert fhir_phase(()) is None
+    assert fhir_phase(("PHASE1", "PHASE3")) is None  # no such FHIR code: left out
+    assert ctgov_phases(["n-a"]) == {"NA", "N-A"}
