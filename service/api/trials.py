@@ -33,7 +33,7 @@ from service.api.logs import note
 from service.api.negotiation import require_json_answer
 from service.api.responses import fhir_response
 from service.api.routes import _bounded, open_patient_call, read_body, read_body_if_any
-from service.app.trial_matching import PatientTrials, match_patient
+from service.app.trial_matching import PatientTrials, match_patient, others_results
 from service.fhir.envelope import EnvelopeError, RequestTooLarge
 from service.fhir.research_study_out import searchset
 from service.fhir.trial_request import (
@@ -107,8 +107,8 @@ def trials_blueprint(base_path: str) -> Blueprint:
         audit.caller(authenticate(context))
         _require_sources(context)
         try:
-            payload, filters = read_match_request(read_body())
-            derivation = context.application.derive(payload, context.now())
+            asked = read_match_request(read_body())
+            derivation = context.application.derive(asked.payload, context.now())
         except TrialRequestError as exc:
             raise ApiError(400, exc.issues) from None
         except RequestTooLarge as exc:
@@ -116,7 +116,11 @@ def trials_blueprint(base_path: str) -> Blueprint:
         except EnvelopeError as exc:
             raise ApiError(400, exc.issues) from None
         note(groups=len(derivation.derived))
-        trials = match_patient(derivation.derived, context.application.trials, filters)
+        if others_results(derivation.derived, asked.patient):
+            raise ApiError.simple(
+                400, "invariant", "A HER2 result in the Bundle is not its Patient's."
+            )
+        trials = match_patient(derivation.derived, context.application.trials, asked.filters)
         return _answer(trials, ANSWERED, issues=False)
 
     @bp.route(f"{base_path}/Patient/<patient_id>/{OPERATION}", methods=["GET", "POST"])

@@ -27,6 +27,15 @@ NO_RESULT = Issue(
 )
 
 
+def others_results(derived: Iterable[Derived], patient: str | None) -> bool:
+    """Whether a derived result is not known to be ``patient``'s (``Patient/[id]``).
+
+    A posted Bundle is one patient's: a result of another subject, or of none, cannot
+    be taken for "the patient's current result", and the service never guesses.
+    """
+    return any(item.group.subject is None or item.group.subject != patient for item in derived)
+
+
 @dataclass(frozen=True)
 class PatientTrials:
     """The trials of one patient, and what the caller should know about them."""
@@ -50,4 +59,4 @@ def match_patient(
     return PatientTrials(matches, [] if results else [NO_RESULT])
 
 
-__all__ = ["NO_RESULT", "PatientTrials", "match_patient"]
+__all__ = ["NO_RESULT", "PatientTrials", "match_patient", "others_results"]

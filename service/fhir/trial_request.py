@@ -7,8 +7,9 @@ with ``zipCode``, ``travelRadius``, ``phase`` and ``recruitmentStatus``
 (``src/query-parameters.ts``: ``valueString``; ``travelRadius`` also
 ``valueDecimal``).  Here:
 
-- the Bundle must hold exactly one ``Patient`` (one patient per request: the HER2
-  results are read as that patient's); otherwise 400;
+- the Bundle must hold exactly one ``Patient`` (one patient per request); otherwise 400;
+  HER2 results whose subject is not that Patient are refused by the endpoint (400):
+  the service never guesses whose result it is;
 - ``phase`` and ``recruitmentStatus`` are FHIR ``research-study-phase`` /
   ``research-study-status`` codes (several may be given, comma-separated); another
   value is a 400 naming the parameter, never quoting the value;
@@ -21,6 +22,7 @@ with ``zipCode``, ``travelRadius``, ``phase`` and ``recruitmentStatus``
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -34,6 +36,7 @@ BUNDLE_TYPES: Final = frozenset((*_TYPES.split(), "history", "searchset", "colle
 PATIENT_TYPES: Final = frozenset(
     {"Patient", "Observation", "Condition", "Specimen", "DiagnosticReport"}
 )
+_FHIR_ID: Final = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 STATUS_PARAMETER: Final = "recruitmentStatus"
 PHASE_PARAMETER: Final = "phase"
 
@@ -104,8 +107,24 @@ def _query(resources: list[dict[str, Any]]) -> TrialFilters:
     return read_filters(values.get(STATUS_PARAMETER), values.get(PHASE_PARAMETER))
 
 
-def read_match_request(body: object) -> tuple[dict[str, Any], TrialFilters]:
-    """The derivation input and the filters of a ``/getClinicalTrial`` body.
+@dataclass(frozen=True)
+class MatchRequest:
+    """A ``/getClinicalTrial`` request as the endpoint needs it.
+
+    Attributes:
+        payload: the derivation's input (a collection Bundle).
+        filters: the recruitment-status and phase filters.
+        patient: how the derivation names the Bundle's Patient (``Patient/[id]``; None
+            when the Patient has no valid id, so that no result can be its).
+    """
+
+    payload: dict[str, Any]
+    filters: TrialFilters
+    patient: str | None
+
+
+def read_match_request(body: object) -> MatchRequest:
+    """The derivation input, the filters and the patient of a ``/getClinicalTrial`` body.
 
     Raises:
         TrialRequestError: not a Bundle, no or several Patients, a bad filter value.
@@ -119,8 +138,8 @@ def read_match_request(body: object) -> tuple[dict[str, Any], TrialFilters]:
         raise _refuse("structure", "The body must be a FHIR Bundle with an entry list.")
     entries = [e for e in body["entry"] if isinstance(e, dict)]
     resources = [e["resource"] for e in entries if isinstance(e.get("resource"), dict)]
-    patients = sum(1 for r in resources if r.get("resourceType") == "Patient")
-    if patients != 1:
+    patients = [r for r in resources if r.get("resourceType") == "Patient"]
+    if len(patients) != 1:
         raise _refuse(
             "required",
             "The Bundle must hold exactly one Patient (one patient per request).",
@@ -133,13 +152,18 @@ def read_match_request(body: object) -> tuple[dict[str, Any], TrialFilters]:
         if isinstance(e.get("resource"), dict)
         and e["resource"].get("resourceType") in PATIENT_TYPES
     ]
-    return {"resourceType": "Bundle", "type": "collection", "entry": kept}, filters
+    pid = patients[0].get("id")
+    patient = f"Patient/{pid}" if isinstance(pid, str) and _FHIR_ID.fullmatch(pid) else None
+    return MatchRequest(
+        {"resourceType": "Bundle", "type": "collection", "entry": kept}, filters, patient
+    )
 
 
 __all__ = [
     "BUNDLE_TYPES",
     "PHASE_PARAMETER",
     "STATUS_PARAMETER",
+    "MatchRequest",
     "TrialFilters",
     "TrialRequestError",
     "read_filters",

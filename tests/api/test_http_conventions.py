@@ -155,7 +155,8 @@ def test_operations_endpoints_are_not_negotiated(client: FlaskClient) -> None:
 def test_every_route_answers_405_with_allow(app: Flask) -> None:
     client = app.test_client()
     rules = list(app.url_map.iter_rules())
-    assert len(rules) == 11 + 7  # 8 FHIR and operations, 3 CDS Hooks, 7 decision view routes
+    # 8 FHIR and operations, 3 CDS Hooks, 7 decision view routes, 2 trial-candidate routes
+    assert len(rules) == 11 + 7 + 2
     by_path: dict[str, set[str]] = {}
     for rule in rules:
         by_path.setdefault(rule.rule, set()).update(rule.methods or ())

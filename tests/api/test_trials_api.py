@@ -138,6 +138,17 @@ def test_a_body_that_is_no_patient_bundle_is_400_without_its_text(
     assert caplog.records  # the request and audit lines were captured
 
 
+def test_a_her2_result_of_another_subject_is_400(client: FlaskClient) -> None:
+    body = mcode_request("breast-her2-low")
+    for entry in body["entry"]:
+        if entry["resource"]["resourceType"] == "Observation":
+            entry["resource"]["subject"] = {"reference": "Patient/someone-else"}
+    response = _post(client, body)
+    assert response.status_code == 400
+    assert [i["code"] for i in response.json["issue"]] == ["invariant"]
+    assert "someone-else" not in response.get_data(as_text=True)
+
+
 def test_a_body_that_is_not_json_by_type_is_415(client: FlaskClient) -> None:
     response = client.post(MATCH, data="x", content_type="text/plain")
     assert response.status_code == 415

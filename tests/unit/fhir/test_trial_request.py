@@ -34,7 +34,10 @@ def _refused(body: Any) -> str:
 
 
 def test_the_library_shaped_body_gives_the_patient_resources_and_the_filters() -> None:
-    payload, filters = read_match_request(mcode_request("breast-her2-low"))
+    body = mcode_request("breast-her2-low")
+    asked = read_match_request(body)
+    payload, filters = asked.payload, asked.filters
+    assert asked.patient == f"Patient/{body['entry'][0]['resource']['id']}"
     kinds = [e["resource"]["resourceType"] for e in payload["entry"]]
     assert payload["type"] == "collection"
     assert kinds == ["Patient", "Condition", "Observation", "Observation"]
@@ -47,7 +50,13 @@ def test_the_library_shaped_body_gives_the_patient_resources_and_the_filters() -
 
 def test_zip_code_and_travel_radius_are_accepted_and_no_filter() -> None:
     body = with_parameters(mcode_request("breast-her2-low"), zipCode="01730", travelRadius="25")
-    assert read_match_request(body)[1] == TrialFilters()
+    assert read_match_request(body).filters == TrialFilters()
+
+
+def test_a_patient_without_a_valid_id_is_no_subject() -> None:
+    body = mcode_request("breast-her2-low")
+    del body["entry"][0]["resource"]["id"]
+    assert read_match_request(body).patient is None
 
 
 @pytest.mark.parametrize(
