@@ -21,11 +21,15 @@ def observation(oid: str, code: str, patient: str, specimen: str, **value: Any) 
     return {
         "fullUrl": f"http://ehr.example.org/fhir/Observation/{oid}",
         "resource": {
-            "resourceType": "Observation", "id": oid, "meta": {"versionId": "1"},
-            "status": "final", "code": {"coding": [{"system": "http://loinc.org", "code": code}]},
+            "resourceType": "Observation",
+            "id": oid,
+            "meta": {"versionId": "1"},
+            "status": "final",
+            "code": {"coding": [{"system": "http://loinc.org", "code": code}]},
             "subject": {"reference": f"Patient/{patient}"},
             "specimen": {"reference": f"Specimen/{specimen}"},
-            "effectiveDateTime": "2026-03-04T09:00:00Z", **value,
+            "effectiveDateTime": "2026-03-04T09:00:00Z",
+            **value,
         },
     }
 
@@ -38,12 +42,27 @@ def bundle(count: int) -> dict[str, Any]:
         score = {"coding": [{"system": "http://loinc.org", "code": SCORES[i % 4]}]}
         entries += [
             observation(f"i{i}", "85319-2", patient, specimen, valueCodeableConcept=score),
-            observation(f"r{i}", "49683-6", patient, specimen,
-                        valueQuantity={"value": ratio, "code": "{ratio}"}),
-            observation(f"h{i}", "74860-8", patient, specimen,
-                        valueQuantity={"value": ratio * CEP17, "code": "{copies}/{nucleus}"}),
-            observation(f"c{i}", "74861-6", patient, specimen,
-                        valueQuantity={"value": CEP17, "code": "{copies}/{nucleus}"}),
+            observation(
+                f"r{i}",
+                "49683-6",
+                patient,
+                specimen,
+                valueQuantity={"value": ratio, "code": "{ratio}"},
+            ),
+            observation(
+                f"h{i}",
+                "74860-8",
+                patient,
+                specimen,
+                valueQuantity={"value": ratio * CEP17, "code": "{copies}/{nucleus}"},
+            ),
+            observation(
+                f"c{i}",
+                "74861-6",
+                patient,
+                specimen,
+                valueQuantity={"value": CEP17, "code": "{copies}/{nucleus}"},
+            ),
         ]
     return {"resourceType": "Bundle", "type": "collection", "entry": entries}
 

@@ -25,6 +25,7 @@ eligibility decision.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -194,6 +195,16 @@ def _patient_for(
     return None, Finding(Outcome.NEEDS_REVIEW, "the study does not say which tumour site")
 
 
+@functools.lru_cache(maxsize=65536)
+def _criteria(
+    eligibility: str, conditions: tuple[str, ...], keywords: tuple[str, ...]
+) -> tuple[Criterion, ...]:
+    # Reading is pure and costs ~2 ms a study; the trial endpoints match the same
+    # studies on every request, so each text is read once per process.  The bound is
+    # above any site's trial list (an LRU smaller than the list would never hit).
+    return tuple(read_study(eligibility, conditions, keywords))
+
+
 def match_study(study: Study, results: Mapping[Site, PatientHer2]) -> TrialMatch:
     """Classify one study for a patient's current HER2 results per site.
 
@@ -203,7 +214,7 @@ def match_study(study: Study, results: Mapping[Site, PatientHer2]) -> TrialMatch
     """
     criteria = [
         c
-        for c in read_study(study.eligibility, study.conditions, study.keywords)
+        for c in _criteria(study.eligibility, study.conditions, study.keywords)
         if c.kind is not CriterionKind.HER2_MUTATION
     ]
     site = study_site(study)
