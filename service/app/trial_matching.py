@@ -28,12 +28,14 @@ NO_RESULT = Issue(
 
 
 def others_results(derived: Iterable[Derived], patient: str | None) -> bool:
-    """Whether a derived result is not known to be ``patient``'s (``Patient/[id]``).
+    """Whether a derived result names a subject other than ``patient`` (``Patient/[id]``).
 
-    A posted Bundle is one patient's: a result of another subject, or of none, cannot
-    be taken for "the patient's current result", and the service never guesses.
+    A posted Bundle is one patient's record (exactly one Patient): a result without a
+    readable subject is that patient's, as mCODE Bundles are read (the mCODE app sends
+    resources without ``subject``); a result naming another subject makes the Bundle no
+    valid patient Bundle, since the service never guesses whose result it is.
     """
-    return any(item.group.subject is None or item.group.subject != patient for item in derived)
+    return any(item.group.subject not in (None, patient) for item in derived)
 
 
 @dataclass(frozen=True)

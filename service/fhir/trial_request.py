@@ -8,8 +8,8 @@ with ``zipCode``, ``travelRadius``, ``phase`` and ``recruitmentStatus``
 ``valueDecimal``).  Here:
 
 - the Bundle must hold exactly one ``Patient`` (one patient per request); otherwise 400;
-  HER2 results whose subject is not that Patient are refused by the endpoint (400):
-  the service never guesses whose result it is;
+  a HER2 result whose subject names anyone else is refused by the endpoint (400), one
+  without a readable subject is the Patient's (the Bundle is one patient's record);
 - ``phase`` and ``recruitmentStatus`` are FHIR ``research-study-phase`` /
   ``research-study-status`` codes (several may be given, comma-separated); another
   value is a 400 naming the parameter, never quoting the value;
@@ -115,7 +115,7 @@ class MatchRequest:
         payload: the derivation's input (a collection Bundle).
         filters: the recruitment-status and phase filters.
         patient: how the derivation names the Bundle's Patient (``Patient/[id]``; None
-            when the Patient has no valid id, so that no result can be its).
+            when the Patient has no valid FHIR id: references to it cannot be read).
     """
 
     payload: dict[str, Any]
