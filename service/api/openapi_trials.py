@@ -69,6 +69,13 @@ def trial_paths(base_path: str) -> dict[str, Any]:
             },
             _filter("recruitmentStatus", "research-study-status"),
             _filter("phase", "research-study-phase"),
+            {
+                "name": "_format",
+                "in": "query",
+                "required": False,
+                "description": "Overrides Accept: json or a JSON media type; anything else is 406.",
+                "schema": {"type": "string"},
+            },
         ],
         "responses": {
             "200": _ok(f"{_SEARCHSET} Every trial is listed, excluded ones with score 0."),

@@ -18,16 +18,27 @@ def test_a_readable_directory_is_kept(tmp_path: Path) -> None:
     assert Settings.from_env({"HER2_TRIALS_DIR": str(tmp_path)}).trials.directory == tmp_path
 
 
-@pytest.mark.parametrize("kind", ["missing", "file", "unreadable"])
-def test_a_directory_that_cannot_be_listed_stops_the_start(tmp_path: Path, kind: str) -> None:
+@pytest.mark.parametrize("kind", ["missing", "file"])
+def test_a_path_that_is_no_directory_stops_the_start(tmp_path: Path, kind: str) -> None:
     target = tmp_path / "trials"
     if kind == "file":
         target.write_text("", encoding="utf-8")
-    elif kind == "unreadable":
-        target.mkdir(mode=0o000)
-        if os.access(target, os.R_OK):  # root reads everything: nothing to refuse
-            target.chmod(0o700)
-            target = tmp_path / "absent"
     with pytest.raises(SettingsError) as info:
         Settings.from_env({"HER2_TRIALS_DIR": str(target)})
     assert str(info.value) == "invalid settings: HER2_TRIALS_DIR must be a readable directory"
+
+
+def test_a_directory_the_service_cannot_list_stops_the_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The tests run as root, which may list any directory: the permission answer is faked.
+    asked: list[tuple[str, int]] = []
+
+    def access(path: object, mode: int) -> bool:
+        asked.append((str(path), mode))
+        return False
+
+    monkeypatch.setattr(os, "access", access)
+    with pytest.raises(SettingsError, match="HER2_TRIALS_DIR must be a readable directory"):
+        Settings.from_env({"HER2_TRIALS_DIR": str(tmp_path)})
+    assert asked == [(str(tmp_path), os.R_OK | os.X_OK)]
