@@ -2,11 +2,12 @@
 
 One search, ``GET [base]/ResearchStudy`` (every page, ``link[next]`` followed by the
 FHIR client), bounded: at most ``max_studies`` studies are read; more are not read, and
-``truncated`` says so (logged with the count).  The enrollment Groups a study references
-on the server are then read in a second bounded search, ``GET [base]/Group?_id=a,b,c``
-(``group_batch`` ids a request).  ``_include=ResearchStudy:enrollment`` is not used: R4
-defines no ``enrollment`` search parameter for ResearchStudy, and HAPI 6.6.1 refuses
-it (400, HAPI-2015).  Contained Groups (``#id``) need no request.
+``truncated`` says so (logged with the counts).  The enrollment Groups the studies
+reference on the server (at most ``max_studies`` distinct ones) are then read in a
+second search, ``GET [base]/Group?_id=a,b,c`` (``group_batch`` ids a request).
+``_include=ResearchStudy:enrollment`` is not used: R4 defines no ``enrollment`` search
+parameter for ResearchStudy, and HAPI 6.6.1 refuses it (400, HAPI-2015).  Contained
+Groups (``#id``) need no request.
 
 A ResearchStudy that is not valid R4 (or whose referenced Group is not) is skipped and
 counted in ``skipped``; the log line carries the count only, never a value.  A server
@@ -51,17 +52,17 @@ class FhirResearchStudies:
         self.skipped = 0
         self.truncated = False
 
-    def _research_studies(self) -> list[dict[str, Any]]:
+    def _research_studies(self) -> tuple[list[dict[str, Any]], bool]:
+        """The first ``max_studies`` ResearchStudy resources, and whether there were more."""
         found: list[dict[str, Any]] = []
-        self.truncated = False
         for resource in self.client.search("ResearchStudy", {}):
             if len(found) == self.max_studies:
-                self.truncated = True
-                break
+                return found, True
             found.append(resource)
-        return found
+        return found, False
 
     def _groups(self, references: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The Groups named, read ``group_batch`` ids a search; absent ones are left out."""
         ids = sorted({reference.split("/", 1)[1] for reference in references})
         groups: dict[str, dict[str, Any]] = {}
         for start in range(0, len(ids), self.group_batch):
@@ -74,29 +75,32 @@ class FhirResearchStudies:
     def studies(self) -> Sequence[Study]:
         """Every readable study on the server (at most ``max_studies``), in search order.
 
+        Each study's enrollment Groups on the server are read (at most ``max_studies``
+        distinct Groups; a study whose Group is not read has a not-understood criterion).
+
         Raises:
             FhirClientError: the server refused or failed (its subclasses say how).
         """
-        resources = self._research_studies()
+        resources, truncated = self._research_studies()
         base = self.client.base_url
-        wanted = [ref for resource in resources for ref in enrollment_groups(resource, base)]
+        wanted = sorted({ref for r in resources for ref in enrollment_groups(r, base)})
+        if len(wanted) > self.max_studies:
+            wanted, truncated = wanted[: self.max_studies], True
         groups: Mapping[str, dict[str, Any]] = self._groups(wanted) if wanted else {}
         studies: list[Study] = []
-        self.skipped = 0
+        skipped = 0
         for resource in resources:
             try:
                 studies.append(study_from_research_study(resource, groups, base))
             except NotAResearchStudy:
-                self.skipped += 1
-        if self.skipped or self.truncated:
+                skipped += 1
+        # Per call; a concurrent call may overwrite them (they are for reports, not logic).
+        self.skipped, self.truncated = skipped, truncated
+        if skipped or truncated:
             _LOG.warning(
                 "research studies not read",
                 extra={
-                    "fields": {
-                        "skipped": self.skipped,
-                        "truncated": self.truncated,
-                        "read": len(studies),
-                    }
+                    "fields": {"skipped": skipped, "truncated": truncated, "read": len(studies)}
                 },
             )
         return studies

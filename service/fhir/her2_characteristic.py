@@ -33,7 +33,9 @@ as "HER2 0".  Everything else about HER2 is **not understood**, never guessed:
   that is not the expected type, an unrecognised answer;
 - other codes of the project's code systems (``ish-group``, ``next-step``), the
   HER2-related codes that are never used for status (serum HER2, tissue immunoassay);
-- a characteristic whose code or value names HER2 only in words (``text``/``display``).
+- a characteristic whose code or value names HER2 only in words (``text``/``display``),
+  except that words naming a HER2 (ERBB2) *mutation* make a mutation criterion, which is
+  never HER2 status (as in the text reader).
 
 A characteristic that is not about HER2 at all is ignored (None).
 """
@@ -57,7 +59,7 @@ from service.fhir.codes import (
 )
 from service.fhir.elements import as_list, codings
 from service.her2 import Site
-from service.trials.criteria import normalise
+from service.trials.criteria import normalise, read_sentence
 from service.trials.model import Criterion, CriterionKind, Section
 
 SOURCE: Final = "characteristic"
@@ -134,15 +136,23 @@ def _answer(characteristic: Mapping[str, Any]) -> Answer | None:
     return answers.pop() if len(answers) == 1 else None
 
 
-def _names_her2(characteristic: Mapping[str, Any]) -> bool:
+def _her2_codes(characteristic: Mapping[str, Any]) -> bool:
+    """Whether the code or value carries a code of the project's HER2 tables."""
     concepts = (characteristic.get("code"), characteristic.get("valueCodeableConcept"))
-    for concept in concepts:
-        for system, code in codings(concept):
-            if system in _PROJECT_SYSTEMS or (system, code) in DEFAULT_CODES:
-                return True
-        if any("her2" in normalise(word) for word in _words(concept)):
-            return True
-    return False
+    return any(
+        system in _PROJECT_SYSTEMS or (system, code) in DEFAULT_CODES
+        for concept in concepts
+        for system, code in codings(concept)
+    )
+
+
+def _her2_words(characteristic: Mapping[str, Any]) -> str | None:
+    """The code's and value's words when they name HER2 (or ERBB2), else None."""
+    words = [
+        word for key in ("code", "valueCodeableConcept") for word in _words(characteristic.get(key))
+    ]
+    text = " ".join(words)
+    return text if "her2" in normalise(text) else None
 
 
 def _kind(characteristic: Mapping[str, Any]) -> tuple[CriterionKind, bool, Site | None]:
@@ -187,10 +197,18 @@ def read_characteristic(characteristic: Mapping[str, Any]) -> Criterion | None:
         :class:`Criterion` (source ``characteristic``, section inclusion, or exclusion
         when ``exclude`` is true), ``not_understood`` unless the table above reads it.
     """
-    if not _names_her2(characteristic):
+    coded = _her2_codes(characteristic)
+    words = _her2_words(characteristic)
+    if not coded and words is None:
         return None
     kind, negated, site = _kind(characteristic)
     section = Section.EXCLUSION if characteristic.get("exclude") is True else Section.INCLUSION
+    if not coded and words is not None:
+        # HER2 in words only: never read as a status, but a HER2 (ERBB2) *mutation*
+        # criterion is told apart, as in the text, so it is not a status criterion.
+        read = read_sentence(words, section)
+        if read is not None and read.kind is CriterionKind.HER2_MUTATION:
+            kind = CriterionKind.HER2_MUTATION
     return Criterion(
         kind, section, sentence(characteristic), negated=negated, site=site, source=SOURCE
     )

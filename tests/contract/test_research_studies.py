@@ -100,3 +100,26 @@ def test_a_failing_group_search_raises_the_client_error(
     responses.get(f"{BASE}/Group", json=outcome("no"), status=status)
     with pytest.raises(error):
         source().studies()
+
+
+@responses.activate
+def test_groups_beyond_the_bound_are_not_read_and_the_answer_says_truncated() -> None:
+    two_groups = research_study("b", enrollment="Group/g-3")
+    two_groups["enrollment"].append({"reference": "Group/g-4"})
+    one = research_study("a", enrollment="Group/g-1")
+    one["enrollment"].append({"reference": "Group/g-2"})
+    responses.get(f"{BASE}/ResearchStudy", json=searchset(one, two_groups))
+    responses.get(
+        f"{BASE}/Group",
+        json=searchset(group("g-1"), group("g-2", component("her2-low", True))),
+    )
+    trials = FhirResearchStudies(FhirClient(BASE, retries=0), max_studies=2)
+    studies = trials.studies()
+    assert trials.truncated
+    query = parse_qs(urlsplit(responses.calls[-1].request.url or "").query)
+    assert query["_id"] == ["g-1,g-2"]
+    kinds = {s.study_id: [c.kind for c in s.coded or ()] for s in studies}
+    assert kinds == {
+        "a": [CriterionKind.HER2_LOW],
+        "b": [CriterionKind.NOT_UNDERSTOOD, CriterionKind.NOT_UNDERSTOOD],
+    }

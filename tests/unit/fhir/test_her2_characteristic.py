@@ -209,3 +209,26 @@ def test_sentence_renders_code_and_value() -> None:
     assert read is not None
     assert read.kind is CriterionKind.NOT_UNDERSTOOD
     assert read.sentence == "HER2 copies: >= 6 copies"
+
+
+@pytest.mark.parametrize(
+    ("words", "kind"),
+    [
+        ("Activating ERBB2 mutation", CriterionKind.HER2_MUTATION),
+        ("HER2 exon 20 insertion", CriterionKind.HER2_MUTATION),
+        ("HER2 amplification or mutation", CriterionKind.NOT_UNDERSTOOD),
+        ("HER2-low", CriterionKind.NOT_UNDERSTOOD),
+    ],
+)
+def test_her2_in_words_only_tells_a_mutation_apart(words: str, kind: CriterionKind) -> None:
+    read = read_characteristic(characteristic({"text": words}, valueBoolean=True))
+    assert read is not None
+    assert read.kind is kind
+
+
+def test_a_mutation_word_beside_a_status_code_is_still_the_status_code() -> None:
+    coded = interpretation((SNOMED, "10828004"))
+    coded["code"]["text"] = "HER2 mutation"
+    read = read_characteristic(coded)
+    assert read is not None
+    assert read.kind is CriterionKind.HER2_POSITIVE
