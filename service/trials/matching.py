@@ -203,7 +203,7 @@ def match_study(study: Study, results: Mapping[Site, PatientHer2]) -> TrialMatch
     """
     criteria = [
         c
-        for c in read_study(study.eligibility, study.conditions, study.keywords)
+        for c in read_study(study.eligibility, study.conditions, study.keywords, study.coded)
         if c.kind is not CriterionKind.HER2_MUTATION
     ]
     site = study_site(study)
