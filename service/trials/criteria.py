@@ -28,7 +28,7 @@ ignored.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 
 from service.her2 import Site
 from service.trials.model import KIND_CLASSES, Criterion, CriterionKind, Her2Class, Section
@@ -315,15 +315,25 @@ def sentences(eligibility: str) -> Iterator[tuple[Section, str]]:
 
 
 def read_study(
-    eligibility: str, conditions: Iterable[str] = (), keywords: Iterable[str] = ()
+    eligibility: str,
+    conditions: Iterable[str] = (),
+    keywords: Iterable[str] = (),
+    coded: Sequence[Criterion] | None = None,
 ) -> list[Criterion]:
     """Every HER2 criterion of a study, in text order, then conditions and keywords.
+
+    Coded criteria (``Study.coded``: a ResearchStudy's enrollment Group
+    characteristics), when there are any, are the study's criteria and nothing else
+    is read: coded eligibility says exactly what the text only describes, and
+    mixing the two would let a loose reading of the text contradict the coded one.
 
     Conditions and keywords describe who the study is for, so the HER2 classes they
     name are read as one inclusion criterion: their union, since a list of conditions
     names alternatives ("HER2-positive Breast Cancer", "HER2-low Breast Cancer").  A
     union that is no kind of its own is not understood.
     """
+    if coded:
+        return list(coded)
     found: list[Criterion] = []
     for section, sentence in sentences(eligibility):
         read = read_sentence(sentence, section)

@@ -197,12 +197,15 @@ def _patient_for(
 
 @functools.lru_cache(maxsize=65536)
 def _criteria(
-    eligibility: str, conditions: tuple[str, ...], keywords: tuple[str, ...]
+    eligibility: str,
+    conditions: tuple[str, ...],
+    keywords: tuple[str, ...],
+    coded: tuple[Criterion, ...] | None,
 ) -> tuple[Criterion, ...]:
     # Reading is pure and costs ~2 ms a study; the trial endpoints match the same
     # studies on every request, so each text is read once per process.  The bound is
     # above any site's trial list (an LRU smaller than the list would never hit).
-    return tuple(read_study(eligibility, conditions, keywords))
+    return tuple(read_study(eligibility, conditions, keywords, coded))
 
 
 def match_study(study: Study, results: Mapping[Site, PatientHer2]) -> TrialMatch:
@@ -214,7 +217,7 @@ def match_study(study: Study, results: Mapping[Site, PatientHer2]) -> TrialMatch
     """
     criteria = [
         c
-        for c in _criteria(study.eligibility, study.conditions, study.keywords)
+        for c in _criteria(study.eligibility, study.conditions, study.keywords, study.coded)
         if c.kind is not CriterionKind.HER2_MUTATION
     ]
     site = study_site(study)

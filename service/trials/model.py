@@ -81,7 +81,8 @@ class Criterion:
         sentence: the sentence it came from, verbatim.
         negated: True when the sentence denies the class ("never HER2-positive").
         site: the site the sentence names (gastric/GEJ or breast), else None.
-        source: ``eligibility``, ``condition`` or ``keyword``.
+        source: ``eligibility``, ``condition``, ``keyword``, or ``characteristic`` (a
+            coded ``Group.characteristic`` of a ResearchStudy's enrollment).
     """
 
     kind: CriterionKind
@@ -118,6 +119,9 @@ class Study:
         conditions: condition names.
         keywords: keywords.
         eligibility: the eligibility text.
+        coded: HER2 criteria read from coded eligibility (a ResearchStudy's enrollment
+            Group characteristics), or None when the study has none.  When present they
+            are the study's HER2 criteria: the text, conditions and keywords are not read.
     """
 
     study_id: str
@@ -127,3 +131,4 @@ class Study:
     conditions: tuple[str, ...]
     keywords: tuple[str, ...]
     eligibility: str
+    coded: tuple[Criterion, ...] | None = None

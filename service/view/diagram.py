@@ -14,14 +14,7 @@ from decimal import Decimal
 
 from service.her2 import Her2Result, IhcScore, Invalid, IshInput, Site, SpecimenInput
 from service.her2.numbers import Bound, describe
-from service.view.flows import (
-    BREAST_FLOWS,
-    FRAME,
-    GASTRO_FLOWS,
-    OTHER_FLOWS,
-    Flow,
-    Step,
-)
+from service.view.flows import FRAME, Flow, Step, figures
 
 Values = dict[str, str]
 
@@ -173,14 +166,18 @@ def mark(flow: Flow, result: Her2Result, spec: SpecimenInput) -> MarkedFlow:
 
 
 def flows_for(result: Her2Result) -> tuple[Flow, ...]:
-    """The figures of the result's site (both rule sets when the site is unknown)."""
+    """The figures of the result's site (both tables when the site is unknown).
+
+    They are drawn with the thresholds of the rule set that produced the result.
+    """
+    drawn = figures(result.ruleset.thresholds)
     if result.site is Site.BREAST:
-        return BREAST_FLOWS
+        return drawn.breast
     if result.site is Site.GASTROESOPHAGEAL:
-        return GASTRO_FLOWS
+        return drawn.gastroesophageal
     if result.site is Site.OTHER:
-        return OTHER_FLOWS
-    return BREAST_FLOWS + GASTRO_FLOWS
+        return drawn.other
+    return drawn.breast + drawn.gastroesophageal
 
 
 def diagrams(result: Her2Result, spec: SpecimenInput) -> list[MarkedFlow]:

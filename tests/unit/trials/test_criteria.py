@@ -6,7 +6,7 @@ import pytest
 
 from service.her2 import Site
 from service.trials.criteria import read_sentence, read_study, sentences
-from service.trials.model import CriterionKind, Her2Class, Section
+from service.trials.model import Criterion, CriterionKind, Her2Class, Section
 
 TEXT = """Key Inclusion Criteria:
 
@@ -124,3 +124,17 @@ def test_a_qualified_class_in_an_exclusion_list_is_not_understood() -> None:
     required = read_sentence(sentence, Section.INCLUSION)
     assert required is not None
     assert required.kind is CriterionKind.HER2_POSITIVE
+
+
+def test_coded_criteria_replace_text_conditions_and_keywords() -> None:
+    coded = (
+        Criterion(
+            CriterionKind.HER2_LOW, Section.INCLUSION, "her2-low: true", source="characteristic"
+        ),
+    )
+    text = "Inclusion Criteria:\n- HER2-positive breast cancer"
+    assert read_study(text, ["HER2-positive Breast Cancer"], ["HER2+"], coded) == list(coded)
+    # No coded criteria (None or none): the text, conditions and keywords are read.
+    for nothing in (None, ()):
+        kinds = [c.kind for c in read_study(text, ["HER2-positive Breast Cancer"], (), nothing)]
+        assert kinds == [CriterionKind.HER2_POSITIVE, CriterionKind.HER2_POSITIVE]

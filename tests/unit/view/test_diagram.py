@@ -13,12 +13,14 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from service.her2 import Her2Result, SpecimenInput, default_ruleset, evaluate
+from service.her2 import Her2Result, SpecimenInput, default_ruleset, evaluate, load_ruleset
 from service.her2.inputs import ish_from, prior_from
-from service.view.diagram import MarkedFlow, diagrams
-from service.view.flows import BREAST_FLOWS, FRAME, GASTRO_FLOWS, OTHER_FLOWS, walk
+from service.view.diagram import MarkedFlow, diagrams, path_text
+from service.view.flows import FRAME, figures, walk
 from service.view.svg import draw
-from tests.builders import dual, single, spec
+from tests.builders import FIXTURES, dual, single, spec
+
+DRAWN = figures(default_ruleset().thresholds)
 
 G1 = dual("2.5", "5.0", "2.0")
 G2 = dual("2.4", "3.6", "1.5")
@@ -177,9 +179,9 @@ def test_taken_figures_come_first() -> None:
 def test_every_table_row_has_a_box() -> None:
     ruleset = default_ruleset()
     for flows, table in (
-        (BREAST_FLOWS, ruleset.breast),
-        (GASTRO_FLOWS, ruleset.gastroesophageal),
-        (OTHER_FLOWS, ruleset.other),
+        (DRAWN.breast, ruleset.breast),
+        (DRAWN.gastroesophageal, ruleset.gastroesophageal),
+        (DRAWN.other, ruleset.other),
     ):
         boxes = {
             rule
@@ -196,7 +198,7 @@ def test_every_rationale_id_has_a_step() -> None:
     frame = {rule for step in walk(FRAME.root) for rule in step.rule_ids}
     decisions = {
         rule
-        for flow in (*BREAST_FLOWS, *GASTRO_FLOWS, *OTHER_FLOWS)
+        for flow in (*DRAWN.breast, *DRAWN.gastroesophageal, *DRAWN.other)
         for step in walk(flow.root)
         if step.kind != "outcome"
         for rule in step.rule_ids
@@ -204,6 +206,37 @@ def test_every_rationale_id_has_a_step() -> None:
     engine_ids = {f"V{n}" for n in range(8)} | {"U1", "U2", "Q1", "Q2", "D1", "D2", "R0"}
     engine_ids |= {"O3", "RC", "H0", "H1", "S11", "F2", "F3", "R1", "GR"}
     assert frame | decisions == engine_ids
+
+
+def _edges(drawn: list[MarkedFlow]) -> set[str]:
+    return {m.step.edge for f in drawn for m in f.steps() if m.step.edge}
+
+
+@pytest.mark.parametrize("site", ["breast", "gastroesophageal"])
+def test_figures_carry_the_thresholds_of_the_results_rule_set(site: str) -> None:
+    # The test-only rule set moves the ratio cut from 2.0 to 2.2: a result of it must
+    # be drawn with 2.2, never with the default's 2.0, and the default with 2.0.
+    moved = load_ruleset(FIXTURES / "rulesets" / "her2-status-rules-0.9.0-test.json")
+    specimen = spec(ihc="2+", ish=dual("2.1", "4.2", "2.0"), site=site)
+    old, new = evaluate(specimen), evaluate(specimen, moved)
+    old_edges, new_edges = _edges(diagrams(old, specimen)), _edges(diagrams(new, specimen))
+    assert any("ratio ≥ 2.0" in edge for edge in old_edges)
+    assert not any("2.2" in edge for edge in old_edges)
+    assert any("ratio ≥ 2.2" in edge for edge in new_edges)
+    assert not any("2.0" in edge for edge in new_edges)
+    # The path in words never states the other rule set's cut.
+    taken = [line for f in diagrams(new, specimen) if f.taken for line in path_text(f)]
+    assert taken
+    assert not any("≥ 2.0" in line or "< 2.0" in line for line in taken), taken
+    if site == "gastroesophageal":
+        assert any("copies only when < 2.2" in line for line in taken), taken
+
+
+def test_recount_box_names_the_rule_sets_minimum_cells() -> None:
+    recount = next(
+        step for flow in DRAWN.breast for step in walk(flow.root) if step.key == "recount"
+    )
+    assert f"≥ {default_ruleset().thresholds.min_cells_counted} cells" in recount.label
 
 
 def _svg(result: Her2Result, specimen: SpecimenInput) -> list[ET.Element]:

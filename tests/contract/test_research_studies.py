@@ -1,0 +1,125 @@
+"""The FHIR trial source against answers a real server cannot be made to give (responses).
+
+HAPI refuses to store an invalid ResearchStudy, and a server failing mid-search is hard
+to arrange; paging, the bound and the Group search run against HAPI in
+tests/integration/test_trials_hapi.py.
+"""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import responses
+
+from service.clients.errors import FhirForbidden, FhirServerError
+from service.clients.fhir import FhirClient
+from service.clients.research_studies import FhirResearchStudies
+from service.trials.model import CriterionKind
+from tests.builders import outcome, searchset
+from tests.builders.trials import component, group, research_study
+
+BASE = "http://ehr.test/fhir"
+SECRET = "Patient-Jane-Doe-1970"
+
+
+def source() -> FhirResearchStudies:
+    return FhirResearchStudies(FhirClient(BASE, retries=0))
+
+
+@responses.activate
+def test_an_invalid_study_is_skipped_counted_and_logged_without_values(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    broken = {"resourceType": "ResearchStudy", "id": "bad", "title": SECRET}  # no status
+    responses.get(
+        f"{BASE}/ResearchStudy",
+        json=searchset(research_study("ok", eligibility="HER2-low"), broken),
+    )
+    trials = source()
+    with caplog.at_level(logging.WARNING, logger="her2.trials"):
+        studies = trials.studies()
+    assert [s.study_id for s in studies] == ["ok"]
+    assert trials.skipped == 1
+    assert not trials.truncated
+    record = next(r for r in caplog.records if r.name == "her2.trials")
+    assert record.fields == {"skipped": 1, "truncated": False, "read": 1}  # type: ignore[attr-defined]
+    assert SECRET not in caplog.text
+    assert "bad" not in caplog.text
+
+
+@responses.activate
+def test_referenced_groups_are_searched_by_id_once() -> None:
+    responses.get(
+        f"{BASE}/ResearchStudy",
+        json=searchset(
+            research_study("a", enrollment="Group/g-1"),
+            research_study("b", enrollment=f"{BASE}/Group/g-1"),
+            research_study("c", enrollment="Group/g-gone"),
+        ),
+    )
+    responses.get(
+        f"{BASE}/Group",
+        json=searchset(
+            group("g-1", component("her2-low", True)),
+            # Not asked for: never used, even if the server sends it.
+            group("g-other", component("her2-low", False)),
+        ),
+    )
+    studies = source().studies()
+    group_calls = [
+        c for c in responses.calls if urlsplit(c.request.url or "").path.endswith("Group")
+    ]
+    assert len(group_calls) == 1
+    query = parse_qs(urlsplit(group_calls[0].request.url or "").query)
+    assert query["_id"] == ["g-1,g-gone"]
+    kinds = {s.study_id: [c.kind for c in s.coded or ()] for s in studies}
+    assert kinds == {
+        "a": [CriterionKind.HER2_LOW],
+        "b": [CriterionKind.HER2_LOW],
+        "c": [CriterionKind.NOT_UNDERSTOOD],
+    }
+
+
+@responses.activate
+def test_no_group_search_without_referenced_groups() -> None:
+    responses.get(f"{BASE}/ResearchStudy", json=searchset(research_study("a")))
+    assert len(source().studies()) == 1
+    assert len(responses.calls) == 1
+
+
+@pytest.mark.parametrize(("status", "error"), [(403, FhirForbidden), (500, FhirServerError)])
+@responses.activate
+def test_a_failing_group_search_raises_the_client_error(
+    status: int, error: type[Exception]
+) -> None:
+    responses.get(
+        f"{BASE}/ResearchStudy", json=searchset(research_study("a", enrollment="Group/g"))
+    )
+    responses.get(f"{BASE}/Group", json=outcome("no"), status=status)
+    with pytest.raises(error):
+        source().studies()
+
+
+@responses.activate
+def test_groups_beyond_the_bound_are_not_read_and_the_answer_says_truncated() -> None:
+    two_groups = research_study("b", enrollment="Group/g-3")
+    two_groups["enrollment"].append({"reference": "Group/g-4"})
+    one = research_study("a", enrollment="Group/g-1")
+    one["enrollment"].append({"reference": "Group/g-2"})
+    responses.get(f"{BASE}/ResearchStudy", json=searchset(one, two_groups))
+    responses.get(
+        f"{BASE}/Group",
+        json=searchset(group("g-1"), group("g-2", component("her2-low", True))),
+    )
+    trials = FhirResearchStudies(FhirClient(BASE, retries=0), max_studies=2)
+    studies = trials.studies()
+    assert trials.truncated
+    query = parse_qs(urlsplit(responses.calls[-1].request.url or "").query)
+    assert query["_id"] == ["g-1,g-2"]
+    kinds = {s.study_id: [c.kind for c in s.coded or ()] for s in studies}
+    assert kinds == {
+        "a": [CriterionKind.HER2_LOW],
+        "b": [CriterionKind.NOT_UNDERSTOOD, CriterionKind.NOT_UNDERSTOOD],
+    }
