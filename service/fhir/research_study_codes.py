@@ -10,7 +10,10 @@ mCODE library ``clinical-trial-matching-service`` uses (``src/study-fhir-convert
 every other mCODE matching service.  A FHIR status with no ClinicalTrials.gov
 counterpart (``disapproved``, the ``…-and-intervention`` ones) is valid and matches
 no downloaded record.  Each filter also keeps studies that carry the FHIR code
-itself (trials read from ResearchStudy resources).
+itself.  Trials read from ResearchStudy resources (``service.fhir.research_study_in``)
+carry the one ClinicalTrials.gov status its ``STATUS_TO_CTGOV`` gives; a filter keeps
+every ClinicalTrials.gov status the mCODE library maps to the asked FHIR code, so
+``active`` keeps them (RECRUITING) as it keeps downloaded records.
 """
 
 from __future__ import annotations
@@ -18,8 +21,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Final
 
+from service.fhir.research_study_in import PHASE_SYSTEM, PHASE_TO_CTGOV
+
 STATUS_SYSTEM: Final = "http://hl7.org/fhir/research-study-status"
-PHASE_SYSTEM: Final = "http://terminology.hl7.org/CodeSystem/research-study-phase"
 CTGOV_SYSTEM: Final = "http://clinicaltrials.gov/"  # the mCODE library's identifier system
 
 # FHIR R4 ResearchStudy.status (required binding) → ClinicalTrials.gov overallStatus.
@@ -37,16 +41,20 @@ STATUSES: Final[dict[str, frozenset[str]]] = {
     "withdrawn": frozenset({"WITHDRAWN"}),
 }
 
-# FHIR research-study-phase → ClinicalTrials.gov phases, with the FHIR display.
+# FHIR research-study-phase → ClinicalTrials.gov phases (the ResearchStudy reader's
+# table), with the FHIR display.
+_PHASE_DISPLAY: Final = {
+    "n-a": "N/A",
+    "early-phase-1": "Early Phase 1",
+    "phase-1": "Phase 1",
+    "phase-1-phase-2": "Phase 1/Phase 2",
+    "phase-2": "Phase 2",
+    "phase-2-phase-3": "Phase 2/Phase 3",
+    "phase-3": "Phase 3",
+    "phase-4": "Phase 4",
+}
 PHASES: Final[dict[str, tuple[frozenset[str], str]]] = {
-    "n-a": (frozenset({"NA"}), "N/A"),
-    "early-phase-1": (frozenset({"EARLY_PHASE1"}), "Early Phase 1"),
-    "phase-1": (frozenset({"PHASE1"}), "Phase 1"),
-    "phase-1-phase-2": (frozenset({"PHASE1", "PHASE2"}), "Phase 1/Phase 2"),
-    "phase-2": (frozenset({"PHASE2"}), "Phase 2"),
-    "phase-2-phase-3": (frozenset({"PHASE2", "PHASE3"}), "Phase 2/Phase 3"),
-    "phase-3": (frozenset({"PHASE3"}), "Phase 3"),
-    "phase-4": (frozenset({"PHASE4"}), "Phase 4"),
+    code: (frozenset(values), _PHASE_DISPLAY[code]) for code, values in PHASE_TO_CTGOV.items()
 }
 
 _STATUS_OF: Final = {ctgov: code for code, values in STATUSES.items() for ctgov in values}

@@ -7,10 +7,20 @@ from decimal import Decimal
 from fhir.resources.R4B.bundle import Bundle
 
 from service.fhir.issues import Issue, Severity
+from service.fhir.research_study_in import study_from_research_study
 from service.fhir.research_study_out import NOT_A_DECISION, SCORES, research_study, searchset
+from service.fhir.trial_request import read_filters
 from service.her2 import Site, Status
-from service.trials.matching import Finding, Outcome, PatientHer2, TrialMatch, match_study
+from service.trials.matching import (
+    Finding,
+    Outcome,
+    PatientHer2,
+    TrialMatch,
+    match_studies,
+    match_study,
+)
 from service.trials.model import Criterion, CriterionKind, Section
+from tests.builders.trials import research_study as research_study_resource
 from tests.builders.trials import study
 
 LOW = {Site.BREAST: PatientHer2(Site.BREAST, Status.NEGATIVE, True, False)}
@@ -104,3 +114,22 @@ def test_issues_close_the_bundle_as_an_outcome_entry_not_counted() -> None:
     assert last["resource"]["issue"][0]["diagnostics"] == "No current HER2 result."
     assert bundle["entry"][0]["search"]["score"] == 0
     Bundle.model_validate(bundle)
+
+
+def test_a_study_read_from_a_research_study_comes_back_with_its_codes() -> None:
+    # A trial from the FHIR source (service.fhir.research_study_in) goes through the
+    # same filters and mapping as a downloaded record.
+    resource = research_study_resource(
+        "rs-1",
+        eligibility="Inclusion Criteria:\n- HER2-low (IHC 1+ or IHC 2+/ISH-negative) breast cancer",
+        status="active",
+        phase="phase-1-phase-2",
+        nct="NCT07654321",
+    )
+    fhir_study = study_from_research_study(resource)
+    filters = read_filters("active", "phase-2")
+    (match,) = match_studies([fhir_study], LOW, filters.statuses, filters.phases)
+    assert match.outcome is Outcome.CANDIDATE
+    out = research_study(match)
+    assert (out["id"], out["status"]) == ("NCT07654321", "active")
+    assert out["phase"]["coding"][0]["code"] == "phase-1-phase-2"
