@@ -20,7 +20,6 @@ not-supported, as for a missing FHIR server.
 
 from __future__ import annotations
 
-import re
 from typing import Any, Final
 
 from flask import Blueprint, Response, current_app, request
@@ -49,7 +48,6 @@ from service.trials.matching import Outcome
 OPERATION: Final = "$her2-trial-candidates"
 # What /getClinicalTrial answers; the FHIR operation answers every outcome.
 ANSWERED: Final = frozenset({Outcome.CANDIDATE, Outcome.NEEDS_REVIEW, Outcome.NOT_UNDERSTOOD})
-_RESOURCE_ID: Final = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 
 
 def _context() -> Context:
@@ -89,11 +87,15 @@ def _operation_filters(body: Any) -> TrialFilters:
         name = parameter.get("name") if isinstance(parameter, dict) else None
         if name in found:
             found[name].append(parameter.get("valueCode", parameter.get("valueString")))
-    values = {
-        name: None if not got else ",".join(v if isinstance(v, str) else "\0" for v in got)
-        for name, got in found.items()
-    }
-    return read_filters(values[STATUS_PARAMETER], values[PHASE_PARAMETER])
+    return read_filters(_joined(found[STATUS_PARAMETER]), _joined(found[PHASE_PARAMETER]))
+
+
+def _joined(values: list[object]) -> object:
+    """Repeated values as one comma-separated value; a non-string is passed on (refused)."""
+    if not values:
+        return None
+    strings = [v for v in values if isinstance(v, str)]
+    return ",".join(strings) if len(strings) == len(values) else values
 
 
 def trials_blueprint(base_path: str) -> Blueprint:
