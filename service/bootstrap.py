@@ -167,15 +167,17 @@ def trial_sources(settings: TrialSettings, client: FhirClient | None) -> list[Tr
     """The configured trial sources, in the order their studies are matched and answered.
 
     Args:
-        settings: the trial settings (``HER2_TRIALS_DIR``).
-        client: the FHIR server's client, for a source of ResearchStudy resources there.
+        settings: the trial settings (``HER2_TRIALS_*``).
+        client: the FHIR server's client, for its ResearchStudy resources.
     """
-    del client  # no FHIR source yet: the ResearchStudy reader is wired here when it lands
-    from service.app.trial_sources import CtgovDirectory  # noqa: PLC0415
+    from service.app.trial_sources import CtgovDirectory, Refreshing  # noqa: PLC0415
+    from service.clients.research_studies import FhirResearchStudies  # noqa: PLC0415
 
     sources: list[TrialSource] = []
     if settings.directory is not None:
         sources.append(CtgovDirectory(settings.directory))
+    if settings.from_fhir and client is not None:
+        sources.append(Refreshing(FhirResearchStudies(client), settings.refresh_seconds))
     return sources
 
 

@@ -2,8 +2,9 @@
 
 Every source answers ``studies()``; the composition root (``service.bootstrap``)
 builds the list of configured sources and the trial endpoints read all of them.
-A ResearchStudy reader on the FHIR server satisfies the same Protocol
-structurally.  A directory is read once, on first use (the studies a site
+The ResearchStudy reader of the FHIR server
+(``service.clients.research_studies``) satisfies the same Protocol structurally and
+is wrapped in :class:`Refreshing`.  A directory is read once, on first use (the studies a site
 downloaded change when it restarts the service); files that hold no study are
 logged by name only.
 """
@@ -12,7 +13,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -52,6 +54,39 @@ class CtgovDirectory:
             return self._studies
 
 
+class Refreshing:
+    """A source whose studies are reused for a while (the FHIR server's ResearchStudies).
+
+    Reading every ResearchStudy and its Groups on each trial request would put the
+    whole trial registry on the EHR's server per call; a site's trials change over
+    days, so they are read again only once ``seconds`` have passed.  A failed read
+    is not kept: the error reaches the caller, and the next request tries again.
+    """
+
+    def __init__(
+        self,
+        source: TrialSource,
+        seconds: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.source = source
+        self.seconds = seconds
+        self._clock = clock
+        self._studies: Sequence[Study] | None = None
+        self._read_at = 0.0
+        self._lock = threading.Lock()
+
+    def studies(self) -> Sequence[Study]:
+        """The source's studies, read again when older than ``seconds``."""
+        with self._lock:
+            now = self._clock()
+            if self._studies is None or now - self._read_at >= self.seconds:
+                self._studies = None
+                self._studies = tuple(self.source.studies())
+                self._read_at = now
+            return self._studies
+
+
 def all_studies(sources: Iterable[TrialSource]) -> list[Study]:
     """The studies of every source, in source order; a study id seen twice is kept once.
 
@@ -68,4 +103,4 @@ def all_studies(sources: Iterable[TrialSource]) -> list[Study]:
     return found
 
 
-__all__ = ["CtgovDirectory", "TrialSource", "all_studies"]
+__all__ = ["CtgovDirectory", "Refreshing", "TrialSource", "all_studies"]

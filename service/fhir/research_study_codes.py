@@ -11,9 +11,9 @@ every other mCODE matching service.  A FHIR status with no ClinicalTrials.gov
 counterpart (``disapproved``, the ``…-and-intervention`` ones) is valid and matches
 no downloaded record.  Each filter also keeps studies that carry the FHIR code
 itself.  Trials read from ResearchStudy resources (``service.fhir.research_study_in``)
-carry the one ClinicalTrials.gov status its ``STATUS_TO_CTGOV`` gives; a filter keeps
-every ClinicalTrials.gov status the mCODE library maps to the asked FHIR code, so
-``active`` keeps them (RECRUITING) as it keeps downloaded records.
+carry the one ClinicalTrials.gov status its ``STATUS_TO_CTGOV`` gives, always one
+that the filter for their FHIR code keeps (a test proves it for every code), so a
+filter treats both sources alike.
 """
 
 from __future__ import annotations

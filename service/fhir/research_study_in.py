@@ -50,22 +50,26 @@ CTGOV_SYSTEMS: Final = frozenset({"http://clinicaltrials.gov", "http://clinicalt
 PHASE_SYSTEM: Final = "http://terminology.hl7.org/CodeSystem/research-study-phase"
 _NCT: Final = re.compile(r"NCT\d{8}")
 
-# R4 ResearchStudy.status -> ClinicalTrials.gov overallStatus.  The reverse of the mCODE
-# trial-matching service's map where it is one to one; only ``active`` ("open for
-# accrual") is RECRUITING, so a recruiting filter never keeps a study that is closed,
-# suspended or not yet open.
+# R4 ResearchStudy.status -> ClinicalTrials.gov overallStatus: one of the values the
+# mCODE trial-matching service maps to that code (``research_study_codes.STATUSES``), so
+# that a ``recruitmentStatus`` filter keeps a ResearchStudy exactly when it keeps a
+# downloaded record of the same status; a code with no ClinicalTrials.gov counterpart
+# stays itself (upper case), which the filter for that code keeps.  Only ``active``
+# ("open for accrual") is RECRUITING, so a recruiting filter never keeps a study that
+# is closed, suspended or not yet open.
 STATUS_TO_CTGOV: Final[Mapping[str, str]] = {
     "active": "RECRUITING",
     "approved": "NOT_YET_RECRUITING",
-    "in-review": "NOT_YET_RECRUITING",
+    "in-review": "UNKNOWN",
     "closed-to-accrual": "ACTIVE_NOT_RECRUITING",
-    "closed-to-accrual-and-intervention": "ACTIVE_NOT_RECRUITING",
+    "closed-to-accrual-and-intervention": "CLOSED-TO-ACCRUAL-AND-INTERVENTION",
     "temporarily-closed-to-accrual": "SUSPENDED",
-    "temporarily-closed-to-accrual-and-intervention": "SUSPENDED",
+    "temporarily-closed-to-accrual-and-intervention": (
+        "TEMPORARILY-CLOSED-TO-ACCRUAL-AND-INTERVENTION"
+    ),
     "administratively-completed": "TERMINATED",
     "completed": "COMPLETED",
-    # Disapproved by the review board: halted before anyone enrolled.
-    "disapproved": "WITHDRAWN",
+    "disapproved": "DISAPPROVED",
     "withdrawn": "WITHDRAWN",
 }
 PHASE_TO_CTGOV: Final[Mapping[str, tuple[str, ...]]] = {

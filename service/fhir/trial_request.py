@@ -8,8 +8,14 @@ with ``zipCode``, ``travelRadius``, ``phase`` and ``recruitmentStatus``
 ``valueDecimal``).  Here:
 
 - the Bundle must hold exactly one ``Patient`` (one patient per request); otherwise 400;
-  a HER2 result whose subject names anyone else is refused by the endpoint (400), one
-  without a readable subject is the Patient's (the Bundle is one patient's record);
+  a HER2 result whose subject names anyone else is refused by the endpoint (400);
+- the Bundle is one patient's record, so a resource without ``subject`` is the
+  Patient's: the mCODE app builds its Bundle with no ``subject`` anywhere and a Patient
+  id that is no FHIR id (``search_patient``).  Such resources are given the Patient as
+  subject (its ``fullUrl``, else ``Patient/[id]``), and a Patient without a valid FHIR
+  id is named ``Patient/request-patient`` inside the request, so that the Conditions
+  give the HER2 results their tumour site.  Without this no result of such a Bundle
+  would have a site, and no trial could ever be a candidate;
 - ``phase`` and ``recruitmentStatus`` are FHIR ``research-study-phase`` /
   ``research-study-status`` codes (several may be given, comma-separated); another
   value is a 400 naming the parameter, never quoting the value;
@@ -37,6 +43,9 @@ PATIENT_TYPES: Final = frozenset(
     {"Patient", "Observation", "Condition", "Specimen", "DiagnosticReport"}
 )
 _FHIR_ID: Final = re.compile(r"[A-Za-z0-9\-.]{1,64}")
+_SUBJECT_TYPES: Final = frozenset({"Observation", "Condition", "Specimen", "DiagnosticReport"})
+# The name the request's one Patient gets inside the request when it has no valid id.
+LOCAL_PATIENT_ID: Final = "request-patient"
 STATUS_PARAMETER: Final = "recruitmentStatus"
 PHASE_PARAMETER: Final = "phase"
 
@@ -114,13 +123,13 @@ class MatchRequest:
     Attributes:
         payload: the derivation's input (a collection Bundle).
         filters: the recruitment-status and phase filters.
-        patient: how the derivation names the Bundle's Patient (``Patient/[id]``; None
-            when the Patient has no valid FHIR id: references to it cannot be read).
+        patient: how the derivation names the Bundle's Patient (``Patient/[id]``, with
+            ``request-patient`` as the id when the Patient has none that is valid).
     """
 
     payload: dict[str, Any]
     filters: TrialFilters
-    patient: str | None
+    patient: str
 
 
 def read_match_request(body: object) -> MatchRequest:
@@ -146,21 +155,39 @@ def read_match_request(body: object) -> MatchRequest:
             "Bundle.entry",
         )
     filters = _query(resources)
+    pid = patients[0].get("id")
+    if not (isinstance(pid, str) and _FHIR_ID.fullmatch(pid)):
+        pid = LOCAL_PATIENT_ID
     kept = [
-        {k: v for k, v in e.items() if k in ("fullUrl", "resource")}
+        _entry(e, pid)
         for e in entries
         if isinstance(e.get("resource"), dict)
         and e["resource"].get("resourceType") in PATIENT_TYPES
     ]
-    pid = patients[0].get("id")
-    patient = f"Patient/{pid}" if isinstance(pid, str) and _FHIR_ID.fullmatch(pid) else None
-    return MatchRequest(
-        {"resourceType": "Bundle", "type": "collection", "entry": kept}, filters, patient
+    patient_url = next(
+        (e.get("fullUrl") for e in kept if e["resource"].get("resourceType") == "Patient"), None
     )
+    subject = patient_url if isinstance(patient_url, str) else f"Patient/{pid}"
+    for entry in kept:
+        resource = entry["resource"]
+        if resource.get("resourceType") in _SUBJECT_TYPES and "subject" not in resource:
+            entry["resource"] = {**resource, "subject": {"reference": subject}}
+    return MatchRequest(
+        {"resourceType": "Bundle", "type": "collection", "entry": kept}, filters, f"Patient/{pid}"
+    )
+
+
+def _entry(entry: Mapping[str, Any], pid: str) -> dict[str, Any]:
+    """The entry's fullUrl and resource (copied); the Patient under its request id."""
+    kept = {k: v for k, v in entry.items() if k in ("fullUrl", "resource")}
+    if kept["resource"].get("resourceType") == "Patient":
+        kept["resource"] = {**kept["resource"], "id": pid}
+    return kept
 
 
 __all__ = [
     "BUNDLE_TYPES",
+    "LOCAL_PATIENT_ID",
     "PHASE_PARAMETER",
     "STATUS_PARAMETER",
     "MatchRequest",

@@ -16,6 +16,8 @@ DEFAULT_SMART_SCOPES = (
     "system/Specimen.rs system/Condition.rs system/List.rs system/List.cu "
     "system/Provenance.rs system/Provenance.cu system/Device.rs system/Device.cu"
 )
+# Added to the default scopes with HER2_TRIALS_FHIR=on (the trial sources read them).
+TRIAL_SMART_SCOPES = "system/ResearchStudy.rs system/Group.rs"
 FHIR_AUTH_MODES = ("none", "static", "smart-backend")
 
 
@@ -104,7 +106,10 @@ def smart_backend_from(env: Env, base_url: str | None) -> SmartBackendSettings |
     client_id = env.text("HER2_FHIR_CLIENT_ID")
     key_path = env.text("HER2_FHIR_PRIVATE_KEY")
     key_id = env.text("HER2_FHIR_KEY_ID")
-    scopes = " ".join((env.text("HER2_FHIR_SCOPES") or DEFAULT_SMART_SCOPES).split())
+    default_scopes = DEFAULT_SMART_SCOPES
+    if (env.text("HER2_TRIALS_FHIR") or "").lower() == "on":
+        default_scopes += " " + TRIAL_SMART_SCOPES
+    scopes = " ".join((env.text("HER2_FHIR_SCOPES") or default_scopes).split())
     token_url = http_url(env, "HER2_FHIR_TOKEN_URL")
     for name, value in (
         ("HER2_FHIR_CLIENT_ID", client_id),

@@ -149,18 +149,18 @@ def test_a_her2_result_of_another_subject_is_400(client: FlaskClient) -> None:
     assert "someone-else" not in response.get_data(as_text=True)
 
 
-def test_a_bundle_without_subjects_is_answered_without_candidates(client: FlaskClient) -> None:
+def test_a_bundle_without_subjects_is_the_patients_record(client: FlaskClient) -> None:
     # As the mCODE app builds its Bundle: no subject anywhere, a Patient id that is no
-    # valid FHIR id.  Not refused; but no Condition gives the result its site, and a
-    # result of unknown site answers no HER2 criterion (never a candidate).
+    # valid FHIR id.  The Bundle is one patient's record: its Condition gives the HER2
+    # result its site, and the answer is the same as with subjects.
+    with_subjects = _studies(_post(client, mcode_request("breast-her2-low")))
     body = mcode_request("breast-her2-low")
     for entry in body["entry"]:
         entry["resource"].pop("subject", None)
+        entry.pop("fullUrl", None)
         if entry["resource"]["resourceType"] == "Patient":
             entry["resource"]["id"] = "search_patient"
-    found = _studies(_post(client, body))
-    assert found["NCT03734029"] == 0.5
-    assert set(found.values()) == {0.5}
+    assert _studies(_post(client, body)) == with_subjects == {"NCT03734029": 1}
 
 
 def test_a_body_that_is_not_json_by_type_is_415(client: FlaskClient) -> None:

@@ -140,3 +140,16 @@ def test_jwks_prints_the_public_key_set(
     monkeypatch.delenv("HER2_FHIR_KEY_ID")
     assert main(["jwks"], out=io.StringIO()) == 1
     assert "HER2_FHIR_KEY_ID is required" in capsys.readouterr().err
+
+
+def test_the_fhir_trial_source_adds_its_read_scopes_to_the_default(tmp_path: Path) -> None:
+    key = pem(new_key("ES384"), tmp_path / "key.pem")
+    plain = Settings.from_env(smart_env(key)).fhir_smart
+    with_trials = Settings.from_env(smart_env(key, HER2_TRIALS_FHIR="on")).fhir_smart
+    assert plain is not None
+    assert with_trials is not None
+    assert plain.scopes == DEFAULT_SMART_SCOPES
+    assert with_trials.scopes == DEFAULT_SMART_SCOPES + " system/ResearchStudy.rs system/Group.rs"
+    # Scopes a site sets are its own: nothing is added to them.
+    chosen = smart_env(key, HER2_TRIALS_FHIR="on", HER2_FHIR_SCOPES="system/Observation.rs")
+    assert Settings.from_env(chosen).fhir_smart.scopes == "system/Observation.rs"  # type: ignore[union-attr]

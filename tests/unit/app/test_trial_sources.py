@@ -6,11 +6,17 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
+import pytest
+
 from service.app.derivation import derive
 from service.app.trial_matching import NO_RESULT, match_patient
-from service.app.trial_sources import CtgovDirectory, TrialSource, all_studies
+from service.app.trial_sources import CtgovDirectory, Refreshing, TrialSource, all_studies
+from service.bootstrap import trial_sources
+from service.clients.fhir import FhirClient
+from service.clients.research_studies import FhirResearchStudies
 from service.fhir.outbound import Derived
 from service.fhir.trial_request import TrialFilters, read_filters
+from service.settings import TrialSettings
 from service.trials.matching import Outcome
 from service.trials.model import Study
 from tests.builders import BREAST, NOW, bundle, ihc_score, specimen
@@ -64,3 +70,64 @@ def test_no_current_result_is_no_candidate_and_says_why() -> None:
     her2 = [m for m in trials.matches if m.outcome is not Outcome.NO_HER2_CRITERION]
     assert her2
     assert {m.outcome for m in her2} <= {Outcome.NEEDS_REVIEW, Outcome.NOT_UNDERSTOOD}
+
+
+class _Counting:
+    """A source that counts its reads and can be made to fail."""
+
+    def __init__(self) -> None:
+        self.reads = 0
+        self.failing = False
+
+    def studies(self) -> Sequence[Study]:
+        self.reads += 1
+        if self.failing:
+            raise RuntimeError("the server is down")
+        return (study("HER2-low", study_id=f"NCT{self.reads}"),)
+
+
+def test_a_refreshing_source_rereads_only_after_its_interval() -> None:
+    now = [0.0]
+    inner = _Counting()
+    source = Refreshing(inner, 300, clock=lambda: now[0])
+    assert [s.study_id for s in source.studies()] == ["NCT1"]
+    now[0] = 299.9
+    assert [s.study_id for s in source.studies()] == ["NCT1"]
+    assert inner.reads == 1
+    now[0] = 300.0
+    assert [s.study_id for s in source.studies()] == ["NCT2"]
+
+
+def test_a_failed_refresh_is_not_kept_and_the_next_call_tries_again() -> None:
+    now = [0.0]
+    inner = _Counting()
+    source = Refreshing(inner, 300, clock=lambda: now[0])
+    source.studies()
+    inner.failing, now[0] = True, 301.0
+    with pytest.raises(RuntimeError):
+        source.studies()
+    with pytest.raises(RuntimeError):  # never the stale list, never silently empty
+        source.studies()
+    inner.failing = False
+    assert [s.study_id for s in source.studies()] == ["NCT4"]
+
+
+def test_an_interval_of_zero_reads_on_every_call() -> None:
+    inner = _Counting()
+    source = Refreshing(inner, 0)
+    source.studies()
+    source.studies()
+    assert inner.reads == 2
+
+
+def test_the_composition_root_adds_the_fhir_source_only_when_switched_on() -> None:
+    client = FhirClient("https://ehr.test/fhir")
+    assert trial_sources(TrialSettings(from_fhir=False), client) == []
+    assert trial_sources(TrialSettings(from_fhir=True), None) == []
+    (source,) = trial_sources(TrialSettings(from_fhir=True, refresh_seconds=60), client)
+    assert isinstance(source, Refreshing)
+    assert source.seconds == 60
+    assert isinstance(source.source, FhirResearchStudies)
+    assert source.source.client is client
+    both = trial_sources(TrialSettings(CTGOV, from_fhir=True), client)
+    assert [type(s) for s in both] == [CtgovDirectory, Refreshing]  # downloaded records first

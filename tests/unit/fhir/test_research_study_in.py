@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from service.fhir.research_study_codes import ctgov_statuses, fhir_status
 from service.fhir.research_study_in import (
     PHASE_TO_CTGOV,
     STATUS_TO_CTGOV,
@@ -45,12 +46,14 @@ EXPECTED_STATUS = {
     "administratively-completed": "TERMINATED",
     "approved": "NOT_YET_RECRUITING",
     "closed-to-accrual": "ACTIVE_NOT_RECRUITING",
-    "closed-to-accrual-and-intervention": "ACTIVE_NOT_RECRUITING",
+    "closed-to-accrual-and-intervention": "CLOSED-TO-ACCRUAL-AND-INTERVENTION",
     "completed": "COMPLETED",
-    "disapproved": "WITHDRAWN",
-    "in-review": "NOT_YET_RECRUITING",
+    "disapproved": "DISAPPROVED",
+    "in-review": "UNKNOWN",
     "temporarily-closed-to-accrual": "SUSPENDED",
-    "temporarily-closed-to-accrual-and-intervention": "SUSPENDED",
+    "temporarily-closed-to-accrual-and-intervention": (
+        "TEMPORARILY-CLOSED-TO-ACCRUAL-AND-INTERVENTION"
+    ),
     "withdrawn": "WITHDRAWN",
 }
 LOW = {Site.BREAST: PatientHer2(Site.BREAST, Status.NEGATIVE, her2_low=True, ultralow=False)}
@@ -238,3 +241,13 @@ def test_an_invalid_referenced_group_makes_the_study_unreadable() -> None:
     invalid = group("g", component("her2-low", True)) | {"actual": "perhaps"}
     with pytest.raises(NotAResearchStudy):
         read(resource, {"Group/g": invalid})
+
+
+def test_a_status_filter_keeps_a_research_study_of_that_status_and_no_other() -> None:
+    # Both trial sources meet one filter: a ResearchStudy read with FHIR status c must
+    # be kept by the recruitmentStatus filter c, and by no filter of another code.
+    for code, ctgov in STATUS_TO_CTGOV.items():
+        assert ctgov in ctgov_statuses([code]), code
+        assert fhir_status(ctgov) == code
+        others = [c for c in STATUS_TO_CTGOV if c != code]
+        assert ctgov not in ctgov_statuses(others), code

@@ -53,10 +53,39 @@ def test_zip_code_and_travel_radius_are_accepted_and_no_filter() -> None:
     assert read_match_request(body).filters == TrialFilters()
 
 
-def test_a_patient_without_a_valid_id_is_no_subject() -> None:
+def test_a_patient_without_a_valid_id_is_named_inside_the_request() -> None:
     body = mcode_request("breast-her2-low")
-    del body["entry"][0]["resource"]["id"]
-    assert read_match_request(body).patient is None
+    body["entry"][0]["resource"]["id"] = "search_patient"  # as the mCODE app names it
+    asked = read_match_request(body)
+    assert asked.patient == "Patient/request-patient"
+    assert asked.payload["entry"][0]["resource"]["id"] == "request-patient"
+    assert body["entry"][0]["resource"]["id"] == "search_patient"  # the request is not changed
+
+
+@pytest.mark.parametrize("full_url", [True, False])
+def test_resources_without_subject_are_the_patients(full_url: bool) -> None:
+    body = mcode_request("breast-her2-low")
+    patient_url = body["entry"][0]["fullUrl"]
+    for entry in body["entry"]:
+        entry["resource"].pop("subject", None)
+        if not full_url:
+            entry.pop("fullUrl", None)
+    asked = read_match_request(body)
+    expected = patient_url if full_url else asked.patient
+    subjects = [
+        e["resource"]["subject"]["reference"]
+        for e in asked.payload["entry"]
+        if e["resource"]["resourceType"] != "Patient"
+    ]
+    assert subjects == [expected] * 3
+    assert all("subject" not in e["resource"] for e in body["entry"])
+
+
+def test_a_subject_that_is_given_is_kept() -> None:
+    body = mcode_request("breast-her2-low")
+    body["entry"][2]["resource"]["subject"] = {"reference": "Patient/someone-else"}
+    kept = read_match_request(body).payload["entry"][2]["resource"]
+    assert kept["subject"] == {"reference": "Patient/someone-else"}
 
 
 @pytest.mark.parametrize(
