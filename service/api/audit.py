@@ -35,14 +35,22 @@ _OUTCOMES = {401: "unauthenticated", 403: "forbidden"}
 _HOST = re.compile(r"(?:[A-Za-z0-9\-.]{1,253}|\[[0-9A-Fa-f:.]{2,45}\])(?::[0-9]{1,5})?")
 
 
-def begin(patient_id: str) -> None:
-    """Open this request's audit record (before anything can refuse it)."""
+def begin(patient_id: str, operation: str = "her2-status") -> None:
+    """Open this request's audit record (before anything can refuse it).
+
+    Args:
+        patient_id: the id in the path (recorded only when it is a valid FHIR id).
+        operation: the Patient-level operation called; named in the record only
+            when it is not ``$her2-status`` (whose record keeps its fields).
+    """
     g.audit = {
         "patient_id": patient_id if _FHIR_ID.fullmatch(patient_id) else "invalid",
         "client_id": None,
         "subject": None,
         "persist": None,
     }
+    if operation != "her2-status":
+        g.audit["operation"] = operation
 
 
 def caller(grant: Grant | None) -> None:
@@ -71,7 +79,8 @@ def audited_call(fields: dict[str, Any] | None = None) -> AuditedCall | None:
     host = request.host
     return AuditedCall(
         patient_id=fields["patient_id"],
-        operation_path=f"{base_path}/Patient/{fields['patient_id']}/$her2-status",
+        operation_path=f"{base_path}/Patient/{fields['patient_id']}/"
+        f"${fields.get('operation', 'her2-status')}",
         service_url=f"{request.scheme}://{host}{base_path}" if _HOST.fullmatch(host) else None,
         request_id=g.get("request_id"),
         persist=fields.get("persist"),

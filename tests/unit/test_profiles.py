@@ -16,7 +16,12 @@ from scripts.guide.narrative import with_narrative
 from scripts.guide.package import PACKAGE_ID
 from service.fhir import jsonio
 from service.fhir.codes import CANONICAL, CS_RULE_SET, SID_STATUS, SID_THERAPY_LIST
-from service.fhir.conformance import patient_operation_definition, system_operation_definition
+from service.fhir.conformance import (
+    marker_patient_operation_definition,
+    marker_system_operation_definition,
+    patient_operation_definition,
+    system_operation_definition,
+)
 from service.fhir.conformance.header import IG_VERSION
 from service.her2 import ErrorCode, NextStep, default_ruleset, load_catalog
 
@@ -131,7 +136,17 @@ def test_operation_definitions_say_which_invocation_changes_state() -> None:
     assert published == {
         "OperationDefinition-her2-status.json",
         "OperationDefinition-her2-status-patient.json",
+        "OperationDefinition-her2-tumor-marker.json",
+        "OperationDefinition-her2-tumor-marker-patient.json",
     }
+    # The mCODE tumour-marker export never writes, at either level.
+    marker, marker_patient = (
+        marker_system_operation_definition(),
+        marker_patient_operation_definition(),
+    )
+    assert (marker["affectsState"], marker["system"], marker["instance"]) == (False, True, False)
+    assert (marker_patient["affectsState"], marker_patient["instance"]) == (False, True)
+    assert "persist" not in {p["name"] for p in marker_patient["parameter"]}
 
 
 def test_one_example_per_profile() -> None:

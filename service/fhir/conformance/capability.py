@@ -11,7 +11,12 @@ from typing import Any
 
 from service.fhir.codes import CANONICAL
 from service.fhir.conformance.header import IG_VERSION, conformance_header
-from service.fhir.conformance.operation_definition import PATIENT_ID, SYSTEM_ID
+from service.fhir.conformance.operation_definition import (
+    MARKER_PATIENT_ID,
+    MARKER_SYSTEM_ID,
+    PATIENT_ID,
+    SYSTEM_ID,
+)
 from service.fhir.conformance.security import InboundSecurity
 
 
@@ -54,13 +59,17 @@ def served_capability_statement(
     resources: list[dict[str, Any]] = []
     if patient_operation:
         patient_op = {"name": "her2-status", "definition": _definition(PATIENT_ID)}
-        resources.append({"type": "Patient", "operation": [patient_op]})
+        marker_op = {"name": "her2-tumor-marker", "definition": _definition(MARKER_PATIENT_ID)}
+        resources.append({"type": "Patient", "operation": [patient_op, marker_op]})
     resources.append({"type": "OperationDefinition", "interaction": [{"code": "read"}]})
     rest = {
         "mode": "server",
         "security": security.to_fhir(),
         "resource": resources,
-        "operation": [{"name": "her2-status", "definition": _definition(SYSTEM_ID)}],
+        "operation": [
+            {"name": "her2-status", "definition": _definition(SYSTEM_ID)},
+            {"name": "her2-tumor-marker", "definition": _definition(MARKER_SYSTEM_ID)},
+        ],
     }
     return _statement(base_url, rest)
 
@@ -77,14 +86,16 @@ def capability_statement(base_url: str = "[base]") -> dict[str, Any]:
     """
     system = {"name": "her2-status", "definition": _definition(SYSTEM_ID)}
     patient = {"name": "her2-status", "definition": _definition(PATIENT_ID)}
+    marker = {"name": "her2-tumor-marker", "definition": _definition(MARKER_SYSTEM_ID)}
+    marker_patient = {"name": "her2-tumor-marker", "definition": _definition(MARKER_PATIENT_ID)}
     return _statement(
         base_url,
         {
             "mode": "server",
             "resource": [
-                {"type": "Patient", "operation": [patient]},
+                {"type": "Patient", "operation": [patient, marker_patient]},
                 {"type": "OperationDefinition", "interaction": [{"code": "read"}]},
             ],
-            "operation": [system],
+            "operation": [system, marker],
         },
     )
