@@ -1,6 +1,7 @@
 """The audit record of the Patient-level operation: one JSON line per call.
 
-Every call of ``POST [base]/Patient/[id]/$her2-status`` leaves one line on the
+Every call of ``POST [base]/Patient/[id]/$her2-status`` (and of the read-only
+``$her2-tumor-marker``, whose record names it in ``operation``) leaves one line on the
 ``her2.audit`` logger, whatever its outcome (allowed, refused, failed): who called
 (the token's client and subject, when authentication is on), for which patient, whether
 it asked to write, what happened (HTTP status, outcome word, resources written) and
