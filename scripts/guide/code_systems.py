@@ -62,7 +62,7 @@ _STEP_DEFINITIONS: Final[dict[NextStep, str]] = {
 }
 # The sub-classes of a negative result carried beside it in the mCODE tumour-marker
 # export (service/fhir/mcode_marker.py); FDA label terms, not ASCO/CAP categories.
-_CATEGORY_DEFINITIONS: Final[dict[str, str]] = {
+_CATEGORY_DEFINITIONS: Final[dict[Category, str]] = {
     Category.LOW: "A negative breast HER2 result with IHC 1+, or IHC 2+ whose ISH the "
     "guideline reads as negative (DESTINY-Breast04; FDA label 2022-08-05). A sub-class of "
     "HER2-negative, never a HER2 status of its own.",
@@ -161,7 +161,7 @@ def code_systems() -> list[dict[str, Any]]:
             "carried as extra codings beside SNOMED CT Negative in the mCODE tumour-marker "
             "export. Never stated for a positive, equivocal or indeterminate result, or when "
             "the class is unknown.",
-            [_concept(c, CATEGORY_DISPLAY[c], d) for c, d in _CATEGORY_DEFINITIONS.items()],
+            [_concept(c.value, CATEGORY_DISPLAY[c], d) for c, d in _CATEGORY_DEFINITIONS.items()],
         ),
         _code_system(
             CS_NEXT_STEP,

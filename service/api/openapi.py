@@ -146,7 +146,7 @@ def _marker_paths(base: str) -> dict[str, Any]:
                 "parameters": [patient_id, _FORMAT],
                 "responses": {
                     "200": _fhir("Bundle", answer),
-                    **_errors("400", "401", "403", "406", "422", "500", "502", "503", "504"),
+                    **_errors("400", "401", "403", "406", "413", "422", "500", "502", "503", "504"),
                 },
             }
         },

@@ -54,6 +54,7 @@ Choices (where the profiles and the project rules are silent or disagree):
 from __future__ import annotations
 
 from collections.abc import Mapping
+from enum import StrEnum
 from typing import Any, Final
 
 from service.fhir.codes import (
@@ -77,16 +78,16 @@ TUMOR_MARKER_CATEGORY: Final = (SNOMED, "250724005", "Tumor marker measurement (
 CS_CATEGORY: Final = f"{CANONICAL}/CodeSystem/her2-category"
 
 
-class Category:
+class Category(StrEnum):
     """The project's HER2 category codes (CodeSystem ``her2-category``)."""
 
-    LOW: Final = "her2-low"
-    ULTRALOW: Final = "her2-ultralow"
-    NULL: Final = "her2-null"
-    ZERO_NOT_SUBCLASSIFIED: Final = "her2-0"
+    LOW = "her2-low"
+    ULTRALOW = "her2-ultralow"
+    NULL = "her2-null"
+    ZERO_NOT_SUBCLASSIFIED = "her2-0"
 
 
-CATEGORY_DISPLAY: Final[dict[str, str]] = {
+CATEGORY_DISPLAY: Final[dict[Category, str]] = {
     Category.LOW: "HER2-low",
     Category.ULTRALOW: "HER2-ultralow",
     Category.NULL: "HER2-null (IHC 0, no membrane staining)",
@@ -107,7 +108,7 @@ _COPIED: Final = (
 )
 
 
-def category_code(status: str, her2_low: bool | None, ultralow: bool | None) -> str | None:
+def category_code(status: str, her2_low: bool | None, ultralow: bool | None) -> Category | None:
     """The HER2 category of a result, or None when there is none to state.
 
     Args:
@@ -216,7 +217,7 @@ def tumor_marker(observation: Mapping[str, Any]) -> dict[str, Any]:
     text = f"HER2 {status}"
     if category is not None:
         label = CATEGORY_DISPLAY[category]
-        codings.append({"system": CS_CATEGORY, "code": category, "display": label})
+        codings.append({"system": CS_CATEGORY, "code": category.value, "display": label})
         text = f"{text} ({label})"
     resource["valueCodeableConcept"] = {"coding": codings, "text": text}
     given = observation.get("note")
