@@ -53,6 +53,7 @@ Choices (where the profiles and the project rules are silent or disagree):
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any, Final
@@ -207,8 +208,9 @@ def tumor_marker(observation: Mapping[str, Any]) -> dict[str, Any]:
             {"coding": [{"system": system, "code": code, "display": display}]},
         ],
     }
-    resource.update({key: observation[key] for key in _COPIED if key in observation})
-    codings = _codings(observation.get("valueCodeableConcept"))
+    # Copies: the export shares no object with the status Observation it came from.
+    resource.update({k: copy.deepcopy(observation[k]) for k in _COPIED if k in observation})
+    codings = copy.deepcopy(_codings(observation.get("valueCodeableConcept")))
     # SNOMED CT first: extractors read the first coding.
     codings.sort(key=lambda c: c.get("system") != SNOMED)
     category = category_code(
@@ -226,7 +228,7 @@ def tumor_marker(observation: Mapping[str, Any]) -> dict[str, Any]:
     if extra:
         notes = [*notes, {"text": "\n".join(extra)}]
     if notes:
-        resource["note"] = notes
+        resource["note"] = copy.deepcopy(notes)
     return resource
 
 

@@ -104,6 +104,10 @@ def test_every_status_and_flag_combination(
     before = copy.deepcopy(observation)
     marker = tumor_marker(observation)
     assert observation == before  # the status Observation is not changed
+    marker["subject"]["reference"] = "Patient/other"
+    marker["valueCodeableConcept"]["coding"][0]["code"] = "changed"
+    assert observation == before  # nor shared with the export
+    marker = tumor_marker(observation)
     _check_shape(marker, status.value)
     expected = EXPECTED_CATEGORY[(her2_low, ultralow)] if status is Status.NEGATIVE else None
     assert _category_codes(marker) == ([expected] if expected else [])
