@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from service import cli_events
+from service.app.tumor_markers import tumor_markers
 from service.bootstrap import bootstrap
 from service.bulk import cli as bulk_cli
 from service.fhir import jsonio
@@ -82,6 +83,14 @@ def _derive_command(args: argparse.Namespace, out: TextIO) -> int:
     if not derivation.usable:
         dump(derivation.outcome(), out, args.pretty)
         return EXIT_NOTHING_DERIVED
+    if args.shape == "mcode":
+        # As $her2-tumor-marker answers (README, "mCODE tumour-marker export").
+        markers = tumor_markers(derivation, now)
+        if not markers.count:
+            dump(outcome_resource(markers.issues), out, args.pretty)
+            return EXIT_NOTHING_DERIVED
+        dump(markers.bundle, out, args.pretty)
+        return EXIT_OK
     dump(derivation.bundle, out, args.pretty)
     return EXIT_OK
 
@@ -224,6 +233,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     derive_parser.add_argument(
         "--pretty", action="store_true", help="indent the JSON output (slower on large input)"
+    )
+    derive_parser.add_argument(
+        "--shape",
+        choices=("status", "mcode"),
+        default="status",
+        help="status: the status Observations, Lists and Provenances (default); mcode: the "
+        "statuses as mCODE tumour-marker Observations (as $her2-tumor-marker)",
     )
     derive_parser.add_argument(
         "--window-days",

@@ -18,6 +18,8 @@ from scripts.guide.profiles import profiles
 from scripts.guide.value_sets import value_sets
 from service.fhir.conformance import (
     capability_statement,
+    marker_patient_operation_definition,
+    marker_system_operation_definition,
     patient_operation_definition,
     system_operation_definition,
     trial_operation_definition,
@@ -47,6 +49,8 @@ def all_resources() -> dict[str, dict[str, Any]]:
         system_operation_definition(),
         patient_operation_definition(),
         trial_operation_definition(),
+        marker_system_operation_definition(),
+        marker_patient_operation_definition(),
         capability_statement(),
     ]
     return {f"{r['resourceType']}-{r['id']}.json": r for r in resources}

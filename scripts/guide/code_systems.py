@@ -23,6 +23,7 @@ from service.fhir.codes import (
     CS_THERAPY_CLASS,
 )
 from service.fhir.conformance.header import IG_VERSION, conformance_header
+from service.fhir.mcode_marker import CATEGORY_DISPLAY, CS_CATEGORY, Category
 from service.her2 import ErrorCode, NextStep, Status, default_ruleset, load_catalog
 
 CS_ISH_COUNT_ROLE: Final = f"{CANONICAL}/CodeSystem/her2-ish-count-role"
@@ -58,6 +59,20 @@ _STEP_DEFINITIONS: Final[dict[NextStep, str]] = {
     "interpretable at this site.",
     NextStep.SPECIFY_TUMOR_SITE: "The site is unknown and the breast and gastroesophageal "
     "rules differ: specify the tumour site.",
+}
+# The sub-classes of a negative result carried beside it in the mCODE tumour-marker
+# export (service/fhir/mcode_marker.py); FDA label terms, not ASCO/CAP categories.
+_CATEGORY_DEFINITIONS: Final[dict[Category, str]] = {
+    Category.LOW: "A negative breast HER2 result with IHC 1+, or IHC 2+ whose ISH the "
+    "guideline reads as negative (DESTINY-Breast04; FDA label 2022-08-05). A sub-class of "
+    "HER2-negative, never a HER2 status of its own.",
+    Category.ULTRALOW: "A negative breast HER2 result with IHC 0 showing faint, incomplete "
+    "membrane staining in more than 0 % and at most 10 % of tumour cells "
+    "(DESTINY-Breast06; FDA label 2025-01-27). A sub-class of HER2-negative.",
+    Category.NULL: "A negative breast HER2 result with IHC 0 assessed as showing no "
+    "membrane staining: neither HER2-low nor HER2-ultralow.",
+    Category.ZERO_NOT_SUBCLASSIFIED: "A negative breast HER2 result with IHC 0 whose "
+    "null-versus-ultralow pattern was not assessed: not HER2-low; HER2-ultralow unknown.",
 }
 _ERROR_DEFINITIONS: Final[dict[ErrorCode, str]] = {
     ErrorCode.MISSING_DATA: "Neither an IHC nor an ISH result.",
@@ -138,6 +153,15 @@ def code_systems() -> list[dict[str, Any]]:
                 _concept("ish-group", "ISH group", "ASCO/CAP 2018 dual-probe group 1-5 (breast)."),
                 _concept("next-step", "Next step", "The follow-up the guideline requires."),
             ],
+        ),
+        _code_system(
+            CS_CATEGORY,
+            "HER2 category of a negative result",
+            "HER2-low, HER2-ultralow and HER2-null: sub-classes of a negative HER2 result, "
+            "carried as extra codings beside SNOMED CT Negative in the mCODE tumour-marker "
+            "export. Never stated for a positive, equivocal or indeterminate result, or when "
+            "the class is unknown.",
+            [_concept(c.value, CATEGORY_DISPLAY[c], d) for c, d in _CATEGORY_DEFINITIONS.items()],
         ),
         _code_system(
             CS_NEXT_STEP,

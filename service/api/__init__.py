@@ -15,6 +15,7 @@ from flask import Flask
 from service.api import audit, errors, hook, logs, metrics, routes, trials, view, view_smart
 from service.api.cds_hooks import blueprint as cds_hooks_blueprint
 from service.api.context import Context
+from service.api.tumor_marker import tumor_marker_blueprint
 from service.app.locks import Locks
 from service.app.queue import Queue
 from service.app.store import Store
@@ -118,6 +119,7 @@ def create_app(
     audit.install(app)
     errors.register(app)
     app.register_blueprint(routes.fhir_blueprint(settings.base_path))
+    app.register_blueprint(tumor_marker_blueprint(settings.base_path))
     app.register_blueprint(routes.ops_blueprint(settings.base_path))
     app.register_blueprint(trials.trials_blueprint(settings.base_path))
     if application.queue is not None:

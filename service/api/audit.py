@@ -1,9 +1,9 @@
 """The audit record of the Patient-level operation: one JSON line per call.
 
-Every call of ``POST [base]/Patient/[id]/$her2-status`` (and of the trial endpoints,
-``Patient/[id]/$her2-trial-candidates`` and ``/getClinicalTrial``, whose record names the
-``operation``) leaves one line on the ``her2.audit`` logger, whatever its outcome
-(allowed, refused, failed): who called
+Every call of ``POST [base]/Patient/[id]/$her2-status`` (and of the read-only
+``$her2-tumor-marker`` and the trial endpoints, ``Patient/[id]/$her2-trial-candidates``
+and ``/getClinicalTrial``, whose record names the ``operation``) leaves one line on the
+``her2.audit`` logger, whatever its outcome (allowed, refused, failed): who called
 (the token's client and subject, when authentication is on), for which patient, whether
 it asked to write, what happened (HTTP status, outcome word, resources written) and
 the request id.  Never a value of the patient's data: the patient id is the only
@@ -57,6 +57,8 @@ def begin(patient_id: str | None, operation: str = "$her2-status") -> None:
         "subject": None,
         "persist": None,
     }
+    if operation != "her2-status":
+        g.audit["operation"] = operation
 
 
 def caller(grant: Grant | None) -> None:

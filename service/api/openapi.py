@@ -17,7 +17,12 @@ from service.api.openapi_hook import HOOK_PATHS
 from service.api.openapi_trials import trial_paths
 from service.api.openapi_view import VIEW_PATHS, with_html_answers
 from service.fhir.conformance.header import IG_VERSION
-from service.fhir.conformance.operation_definition import PATIENT_ID, SYSTEM_ID
+from service.fhir.conformance.operation_definition import (
+    MARKER_PATIENT_ID,
+    MARKER_SYSTEM_ID,
+    PATIENT_ID,
+    SYSTEM_ID,
+)
 from service.fhir.conformance.trial_operation import TRIALS_ID
 
 FHIR_JSON: Final = "application/fhir+json"
@@ -110,8 +115,49 @@ _NOT_MODIFIED: Final = {
 }
 
 
+def _marker_paths(base: str) -> dict[str, Any]:
+    """``$her2-tumor-marker`` (service/api/tumor_marker.py): read-only at both levels."""
+    answer = "A collection Bundle of mCODE tumour-marker Observations (and the Device)."
+    patient_id = {
+        "name": "patient_id",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string", "pattern": "^[A-Za-z0-9\\-.]{1,64}$"},
+    }
+    return {
+        f"{base}/$her2-tumor-marker": {
+            "post": {
+                "operationId": "her2TumorMarkerSystem",
+                "summary": "HER2 status of the results in the request, in the mCODE "
+                "tumour-marker shape (stateless).",
+                "parameters": [_FORMAT],
+                "requestBody": _body(
+                    {"$ref": f"{_SCHEMAS}Her2StatusInput"}, True, "As for $her2-status."
+                ),
+                "responses": {
+                    "200": _fhir("Bundle", answer),
+                    **_errors("400", "401", "406", "413", "415", "422", "500", "503"),
+                },
+            }
+        },
+        f"{base}/Patient/{{patient_id}}/$her2-tumor-marker": {
+            "post": {
+                "operationId": "her2TumorMarkerPatient",
+                "summary": "A patient's HER2 status from the configured FHIR server, in the "
+                "mCODE tumour-marker shape (never written back).",
+                "parameters": [patient_id, _FORMAT],
+                "responses": {
+                    "200": _fhir("Bundle", answer),
+                    **_errors("400", "401", "403", "406", "413", "422", "500", "502", "503", "504"),
+                },
+            }
+        },
+    }
+
+
 def _fhir_paths(base: str) -> dict[str, Any]:
     return {
+        **_marker_paths(base),
         f"{base}/$her2-status": {
             "post": {
                 "operationId": "her2StatusSystem",
@@ -198,9 +244,19 @@ def _fhir_paths(base: str) -> dict[str, Any]:
                         "in": "path",
                         "required": True,
                         "description": f"{SYSTEM_ID}: system level, stateless; {PATIENT_ID}: "
-                        f"Patient level, writes to the FHIR server; {TRIALS_ID}: Patient level, "
-                        "trial candidates.",
-                        "schema": {"type": "string", "enum": [SYSTEM_ID, PATIENT_ID, TRIALS_ID]},
+                        f"Patient level, writes to the FHIR server; {MARKER_SYSTEM_ID} and "
+                        f"{MARKER_PATIENT_ID}: the mCODE tumour-marker export, read-only; "
+                        f"{TRIALS_ID}: Patient level, trial candidates.",
+                        "schema": {
+                            "type": "string",
+                            "enum": [
+                                SYSTEM_ID,
+                                PATIENT_ID,
+                                MARKER_SYSTEM_ID,
+                                MARKER_PATIENT_ID,
+                                TRIALS_ID,
+                            ],
+                        },
                     },
                     _FORMAT,
                     _CONDITIONAL,

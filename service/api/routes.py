@@ -21,7 +21,9 @@ from service.api.html import html_response, nonce, wants_html_answer
 from service.api.logs import note
 from service.api.negotiation import require_json_answer
 from service.api.responses import ACCEPTED_TYPES, conformance_response, fhir_response
+from service.app.derivation import Derivation
 from service.app.queue import QueueError
+from service.app.rederive import RederivePatient
 from service.auth import Access, Grant
 from service.clients.errors import FhirClientError
 from service.fhir import jsonio
@@ -36,6 +38,9 @@ _RESOURCE_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 def _context() -> Context:
     context: Context = current_app.extensions["her2"]
     return context
+
+
+current_context = _context  # shared with the other FHIR operation blueprints
 
 
 def read_body() -> Any:
@@ -65,12 +70,43 @@ def _bounded(response: Response, context: Context) -> Response:
     return response
 
 
-def open_patient_call(context: Context, patient_id: str, operation: str) -> Grant | None:
-    """Audit, authenticate, check the id and authorize reading the patient: before any read.
+def derive_body() -> tuple[Context, Derivation]:
+    """Authenticate, then derive statelessly from the request body (nothing is written).
 
     Raises:
-        ApiError: 401, 400 (not a FHIR id) or 403 (the same for known and unknown patients).
+        ApiError: 401 from authentication; 415/413/400 for a body that cannot be read.
     """
+    context = _context()
+    authenticate(context)
+    payload = read_body()
+    try:
+        return context, context.application.derive(payload, context.now())
+    except RequestTooLarge as exc:
+        raise ApiError(413, exc.issues) from None
+    except EnvelopeError as exc:
+        raise ApiError(400, exc.issues) from None
+
+
+def open_patient_call(
+    patient_id: str, operation: str = "$her2-status", instead: str | None = None
+) -> tuple[Context, Grant | None, RederivePatient]:
+    """Open a Patient-level call: audit record, authentication, id check, read access.
+
+    Args:
+        patient_id: the id in the path.
+        operation: the operation's name (audit record; the not-supported answer).
+        instead: what to use without a FHIR server (default: the system-level
+            ``operation``).
+
+    Returns:
+        The context, the caller's grant (None when authentication is off) and the
+        Patient-level command.
+
+    Raises:
+        ApiError: 400 for an invalid id or when no FHIR server is configured; 401/403
+            from authentication and authorisation.
+    """
+    context = _context()
     audit.begin(patient_id, operation)
     grant = authenticate(context)
     audit.caller(grant)
@@ -78,7 +114,14 @@ def open_patient_call(context: Context, patient_id: str, operation: str) -> Gran
         raise ApiError.simple(400, "value", "The patient id is not a valid FHIR id.")
     # Before anything is read: unknown and known patients get the same 403.
     authorize(grant, Access.READ, patient_id)
-    return grant
+    patients = context.application.patients
+    if patients is None:
+        raise ApiError.simple(
+            400,
+            "not-supported",
+            f"No FHIR server is configured; use {instead or 'the system-level ' + operation}.",
+        )
+    return context, grant, patients
 
 
 def fhir_blueprint(base_path: str) -> Blueprint:
@@ -88,15 +131,7 @@ def fhir_blueprint(base_path: str) -> Blueprint:
 
     @bp.post(f"{base_path}/$her2-status")
     def stateless() -> Response:
-        context = _context()
-        authenticate(context)
-        payload = read_body()
-        try:
-            derivation = context.application.derive(payload, context.now())
-        except RequestTooLarge as exc:
-            raise ApiError(413, exc.issues) from None
-        except EnvelopeError as exc:
-            raise ApiError(400, exc.issues) from None
+        context, derivation = derive_body()
         note(groups=len(derivation.derived), issues=len(derivation.issues))
         metrics.count_derivations(d.result for d in derivation.derived)
         if not derivation.usable:
@@ -108,15 +143,7 @@ def fhir_blueprint(base_path: str) -> Blueprint:
 
     @bp.post(f"{base_path}/Patient/<patient_id>/$her2-status")
     def patient(patient_id: str) -> Response:
-        context = _context()
-        grant = open_patient_call(context, patient_id, "$her2-status")
-        patients = context.application.patients
-        if patients is None:
-            raise ApiError.simple(
-                400,
-                "not-supported",
-                "No FHIR server is configured; use the system-level $her2-status.",
-            )
+        context, grant, patients = open_patient_call(patient_id)
         persist = _persist_parameter(read_body_if_any(), context.settings.persist_default)
         if persist:
             authorize(grant, Access.WRITE, patient_id)
@@ -201,6 +228,11 @@ def ops_blueprint(base_path: str) -> Blueprint:
         return jsonify(openapi.document(base_path, hook=_context().application.queue is not None))
 
     return bp
+
+
+def bounded(response: Response) -> Response:
+    """The response, unless it is larger than the configured answer size (then 413)."""
+    return _bounded(response, _context())
 
 
 def read_body_if_any() -> Any:

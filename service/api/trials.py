@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, request
 
 from service.api import audit
 from service.api.auth import authenticate
@@ -31,7 +31,13 @@ from service.api.errors import ApiError
 from service.api.logs import note
 from service.api.negotiation import require_json_answer
 from service.api.responses import fhir_response
-from service.api.routes import _bounded, open_patient_call, read_body, read_body_if_any
+from service.api.routes import (
+    bounded,
+    current_context,
+    open_patient_call,
+    read_body,
+    read_body_if_any,
+)
 from service.app.trial_matching import PatientTrials, match_patient, others_results
 from service.fhir.envelope import EnvelopeError, RequestTooLarge
 from service.fhir.research_study_out import searchset
@@ -50,23 +56,19 @@ OPERATION: Final = "$her2-trial-candidates"
 ANSWERED: Final = frozenset({Outcome.CANDIDATE, Outcome.NEEDS_REVIEW, Outcome.NOT_UNDERSTOOD})
 
 
-def _context() -> Context:
-    context: Context = current_app.extensions["her2"]
-    return context
-
-
 def _require_sources(context: Context) -> None:
     if not context.application.trials:
         raise ApiError.simple(
-            400, "not-supported", "No trial source is configured (see HER2_TRIALS_DIR)."
+            400,
+            "not-supported",
+            "No trial source is configured (see HER2_TRIALS_DIR and HER2_TRIALS_FHIR).",
         )
 
 
 def _answer(trials: PatientTrials, outcomes: frozenset[Outcome], issues: bool) -> Response:
-    context = _context()
     note(trials=len(trials.matches))
     bundle = searchset(trials.matches, outcomes, trials.issues if issues else ())
-    return _bounded(fhir_response(bundle), context)
+    return bounded(fhir_response(bundle))
 
 
 def _operation_filters(body: Any) -> TrialFilters:
@@ -104,7 +106,7 @@ def trials_blueprint(base_path: str) -> Blueprint:
 
     @bp.post("/getClinicalTrial")
     def get_clinical_trial() -> Response:
-        context = _context()
+        context = current_context()
         audit.begin(None, "getClinicalTrial")
         audit.caller(authenticate(context))
         _require_sources(context)
@@ -128,16 +130,9 @@ def trials_blueprint(base_path: str) -> Blueprint:
     @bp.route(f"{base_path}/Patient/<patient_id>/{OPERATION}", methods=["GET", "POST"])
     def patient_trials(patient_id: str) -> Response:
         require_json_answer()
-        context = _context()
-        open_patient_call(context, patient_id, OPERATION)
-        patients = context.application.patients
-        if patients is None:
-            raise ApiError.simple(
-                400,
-                "not-supported",
-                "No FHIR server is configured; use POST /getClinicalTrial with the "
-                "patient's Bundle.",
-            )
+        context, _, patients = open_patient_call(
+            patient_id, OPERATION, "POST /getClinicalTrial with the patient's Bundle"
+        )
         _require_sources(context)
         try:
             body = read_body_if_any() if request.method == "POST" else None

@@ -37,7 +37,10 @@ def test_metadata_without_a_server_lists_only_the_stateless_operation(
     body = _json(client.get("/fhir/metadata"))
     CapabilityStatement.model_validate(body)
     (rest,) = body["rest"]
-    assert rest["operation"] == [{"name": "her2-status", "definition": f"{DEF}/her2-status"}]
+    assert rest["operation"] == [
+        {"name": "her2-status", "definition": f"{DEF}/her2-status"},
+        {"name": "her2-tumor-marker", "definition": f"{DEF}/her2-tumor-marker"},
+    ]
     assert [r["type"] for r in rest["resource"]] == ["OperationDefinition"]
     assert rest["security"]["cors"] is False
     assert rest["security"]["description"].startswith("None.")
@@ -48,7 +51,8 @@ def test_metadata_with_a_server_lists_the_patient_operation() -> None:
     CapabilityStatement.model_validate(body)
     patient = next(r for r in body["rest"][0]["resource"] if r["type"] == "Patient")
     assert patient["operation"] == [
-        {"name": "her2-status", "definition": f"{DEF}/her2-status-patient"}
+        {"name": "her2-status", "definition": f"{DEF}/her2-status-patient"},
+        {"name": "her2-tumor-marker", "definition": f"{DEF}/her2-tumor-marker-patient"},
     ]
 
 
@@ -155,8 +159,8 @@ def test_operations_endpoints_are_not_negotiated(client: FlaskClient) -> None:
 def test_every_route_answers_405_with_allow(app: Flask) -> None:
     client = app.test_client()
     rules = list(app.url_map.iter_rules())
-    # 8 FHIR and operations, 3 CDS Hooks, 7 decision view routes, 2 trial-candidate routes
-    assert len(rules) == 11 + 7 + 2
+    # 10 FHIR and operations, 3 CDS Hooks, 7 decision view routes, 2 trial-candidate routes
+    assert len(rules) == 13 + 7 + 2
     by_path: dict[str, set[str]] = {}
     for rule in rules:
         by_path.setdefault(rule.rule, set()).update(rule.methods or ())

@@ -308,9 +308,10 @@ def test_the_operation_is_listed_and_defined_only_when_it_works(tmp_path: Path) 
 
     assert listed(_client(Settings(trials=TRIALS), _store(), tmp_path)) == {
         "her2-status",
+        "her2-tumor-marker",
         "her2-trial-candidates",
     }
-    assert listed(_client(Settings(), _store(), tmp_path)) == {"her2-status"}
+    assert listed(_client(Settings(), _store(), tmp_path)) == {"her2-status", "her2-tumor-marker"}
     definition = _client(Settings()).get("/fhir/OperationDefinition/her2-trial-candidates-patient")
     assert definition.json["code"] == "her2-trial-candidates"
 

@@ -18,6 +18,8 @@ from service.fhir import jsonio
 from service.fhir.codes import CANONICAL, CS_RULE_SET, SID_STATUS, SID_THERAPY_LIST
 from service.fhir.conformance import (
     capability_statement,
+    marker_patient_operation_definition,
+    marker_system_operation_definition,
     patient_operation_definition,
     system_operation_definition,
     trial_operation_definition,
@@ -137,7 +139,17 @@ def test_operation_definitions_say_which_invocation_changes_state() -> None:
         "OperationDefinition-her2-status.json",
         "OperationDefinition-her2-status-patient.json",
         "OperationDefinition-her2-trial-candidates-patient.json",
+        "OperationDefinition-her2-tumor-marker.json",
+        "OperationDefinition-her2-tumor-marker-patient.json",
     }
+    # The mCODE tumour-marker export never writes, at either level.
+    marker, marker_patient = (
+        marker_system_operation_definition(),
+        marker_patient_operation_definition(),
+    )
+    assert (marker["affectsState"], marker["system"], marker["instance"]) == (False, True, False)
+    assert (marker_patient["affectsState"], marker_patient["instance"]) == (False, True)
+    assert "persist" not in {p["name"] for p in marker_patient["parameter"]}
 
 
 def test_one_example_per_profile() -> None:
@@ -217,4 +229,8 @@ def test_the_trial_operation_reads_only_and_filters_on_fhir_codes() -> None:
     }
     statement = capability_statement()
     (patient,) = [r for r in statement["rest"][0]["resource"] if r["type"] == "Patient"]
-    assert {o["name"] for o in patient["operation"]} == {"her2-status", "her2-trial-candidates"}
+    assert {o["name"] for o in patient["operation"]} == {
+        "her2-status",
+        "her2-tumor-marker",
+        "her2-trial-candidates",
+    }

@@ -16,6 +16,8 @@ from service.fhir.conformance.capability import (
     served_capability_statement,
 )
 from service.fhir.conformance.operation_definition import (
+    marker_patient_operation_definition,
+    marker_system_operation_definition,
     patient_operation_definition,
     served_operation_definitions,
     system_operation_definition,
@@ -31,6 +33,8 @@ __all__ = [
     "NO_INBOUND_SECURITY",
     "InboundSecurity",
     "capability_statement",
+    "marker_patient_operation_definition",
+    "marker_system_operation_definition",
     "patient_operation_definition",
     "served_capability_statement",
     "served_operation_definitions",

@@ -11,7 +11,12 @@ from typing import Any
 
 from service.fhir.codes import CANONICAL
 from service.fhir.conformance.header import IG_VERSION, conformance_header
-from service.fhir.conformance.operation_definition import PATIENT_ID, SYSTEM_ID
+from service.fhir.conformance.operation_definition import (
+    MARKER_PATIENT_ID,
+    MARKER_SYSTEM_ID,
+    PATIENT_ID,
+    SYSTEM_ID,
+)
 from service.fhir.conformance.security import InboundSecurity
 from service.fhir.conformance.trial_operation import TRIALS_ID
 
@@ -61,6 +66,9 @@ def served_capability_statement(
     patient_ops = []
     if patient_operation:
         patient_ops.append({"name": "her2-status", "definition": _definition(PATIENT_ID)})
+        patient_ops.append(
+            {"name": "her2-tumor-marker", "definition": _definition(MARKER_PATIENT_ID)}
+        )
     if trial_operation:
         patient_ops.append({"name": "her2-trial-candidates", "definition": _definition(TRIALS_ID)})
     if patient_ops:
@@ -70,7 +78,10 @@ def served_capability_statement(
         "mode": "server",
         "security": security.to_fhir(),
         "resource": resources,
-        "operation": [{"name": "her2-status", "definition": _definition(SYSTEM_ID)}],
+        "operation": [
+            {"name": "her2-status", "definition": _definition(SYSTEM_ID)},
+            {"name": "her2-tumor-marker", "definition": _definition(MARKER_SYSTEM_ID)},
+        ],
     }
     return _statement(base_url, rest)
 
@@ -88,14 +99,16 @@ def capability_statement(base_url: str = "[base]") -> dict[str, Any]:
     system = {"name": "her2-status", "definition": _definition(SYSTEM_ID)}
     patient = {"name": "her2-status", "definition": _definition(PATIENT_ID)}
     trials = {"name": "her2-trial-candidates", "definition": _definition(TRIALS_ID)}
+    marker = {"name": "her2-tumor-marker", "definition": _definition(MARKER_SYSTEM_ID)}
+    marker_patient = {"name": "her2-tumor-marker", "definition": _definition(MARKER_PATIENT_ID)}
     return _statement(
         base_url,
         {
             "mode": "server",
             "resource": [
-                {"type": "Patient", "operation": [patient, trials]},
+                {"type": "Patient", "operation": [patient, marker_patient, trials]},
                 {"type": "OperationDefinition", "interaction": [{"code": "read"}]},
             ],
-            "operation": [system],
+            "operation": [system, marker],
         },
     )

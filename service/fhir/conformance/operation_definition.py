@@ -22,6 +22,9 @@ from service.fhir.conformance.trial_operation import TRIALS_ID, trial_operation_
 
 SYSTEM_ID: Final = "her2-status"
 PATIENT_ID: Final = "her2-status-patient"
+# $her2-tumor-marker: the status in the mCODE tumour-marker shape, read-only at both levels.
+MARKER_SYSTEM_ID: Final = "her2-tumor-marker"
+MARKER_PATIENT_ID: Final = "her2-tumor-marker-patient"
 
 _OPERATION_DESCRIPTION: Final = (
     "Derives the HER2 status of each specimen group from HER2 IHC and ISH "
@@ -136,10 +139,72 @@ def patient_operation_definition() -> dict[str, Any]:
     }
 
 
+_MARKER_RETURN: Final = {
+    **_RETURN,
+    "documentation": "A collection Bundle: per specimen group with a subject, its HER2 "
+    "status as an mCODE tumour-marker Observation (meta.profile mcode-tumor-marker and "
+    "mcode-tumor-marker-test; LOINC 48676-1; SNOMED CT value; HER2-low, -ultralow or -null "
+    "as an extra coding of CodeSystem her2-category), the service's Device, and an "
+    "OperationOutcome when inputs were skipped or flagged.",
+}
+_MARKER_SYSTEM_DESCRIPTION: Final = (
+    "Derives the HER2 status of each specimen group exactly as $her2-status does, from the "
+    "results in the request, and answers it in the mCODE tumour-marker shape that "
+    "clinical-trial matchers read. Stateless: nothing is read from or written to any server."
+)
+_MARKER_PATIENT_DESCRIPTION: Final = (
+    "Reads the patient's HER2 results from the FHIR server the service is configured with, "
+    "derives the HER2 status of each specimen group as $her2-status does, and answers it in "
+    "the mCODE tumour-marker shape. Never writes the results back. Only available when the "
+    "service is configured with a FHIR server."
+)
+
+
+def marker_system_operation_definition() -> dict[str, Any]:
+    """``$her2-tumor-marker`` at system level: stateless (``affectsState`` false)."""
+    return {
+        **conformance_header(
+            "OperationDefinition",
+            MARKER_SYSTEM_ID,
+            "HER2 status as an mCODE tumour marker",
+            _MARKER_SYSTEM_DESCRIPTION,
+        ),
+        "kind": "operation",
+        "affectsState": False,
+        "code": "her2-tumor-marker",
+        "system": True,
+        "type": False,
+        "instance": False,
+        "parameter": [_OBSERVATION, _BUNDLE, _TUMOR_SITE, _MARKER_RETURN],
+    }
+
+
+def marker_patient_operation_definition() -> dict[str, Any]:
+    """``$her2-tumor-marker`` on a Patient instance: reads the FHIR server, never writes."""
+    return {
+        **conformance_header(
+            "OperationDefinition",
+            MARKER_PATIENT_ID,
+            "A patient's HER2 status as an mCODE tumour marker",
+            _MARKER_PATIENT_DESCRIPTION,
+        ),
+        "kind": "operation",
+        "affectsState": False,
+        "code": "her2-tumor-marker",
+        "resource": ["Patient"],
+        "system": False,
+        "type": False,
+        "instance": True,
+        "parameter": [_MARKER_RETURN],
+    }
+
+
 def served_operation_definitions() -> dict[str, dict[str, Any]]:
     """Every definition ``GET [base]/OperationDefinition/[id]`` serves, by id."""
     return {
         SYSTEM_ID: system_operation_definition(),
         PATIENT_ID: patient_operation_definition(),
         TRIALS_ID: trial_operation_definition(),
+        MARKER_SYSTEM_ID: marker_system_operation_definition(),
+        MARKER_PATIENT_ID: marker_patient_operation_definition(),
     }

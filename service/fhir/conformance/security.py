@@ -71,6 +71,8 @@ def smart_security(issuer: str, audience: str, token_url: str | None = None) -> 
             "`Patient/[id]/$her2-status` needs `system/Observation.rs` (or "
             "`patient/Observation.rs` with the token's `patient` equal to [id]) and, "
             "with persist, `system/Observation.cu` (or `patient/Observation.cu`). "
+            "`$her2-tumor-marker` needs the same as `$her2-status` at each level, and "
+            "never a write scope (it writes nothing). "
             "SMART v1 `.read`/`.write` scopes are accepted. The conformance resources "
             "are open. No CORS headers are sent."
         ),
