@@ -87,6 +87,8 @@ def _operation_filters(body: Any) -> TrialFilters:
     parameters = body.get("parameter")
     for parameter in parameters if isinstance(parameters, list) else []:
         name = parameter.get("name") if isinstance(parameter, dict) else None
+        if not isinstance(name, str):
+            raise ApiError.simple(400, "structure", "Each parameter must be an object with a name.")
         if name in found:
             found[name].append(parameter.get("valueCode", parameter.get("valueString")))
     return read_filters(_joined(found[STATUS_PARAMETER]), _joined(found[PHASE_PARAMETER]))

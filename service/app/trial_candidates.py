@@ -1,12 +1,15 @@
 """A patient's current HER2 result per site, from the derivation, for trial matching.
 
 Matching (``service.trials.matching``) needs one result per site.  The current
-result of a site is its most recent specimen's (by collection date; undated
-specimens count as older than dated ones).  When several specimens share the most
-recent date and disagree, the site's result is treated as not final (equivocal),
-so every HER2 criterion for that site is left for review: the service never picks
-one of two current results.  Results whose site is unknown (her2-rules.md
-section 7) are not used: a trial is matched on its own site's result only.
+result of a site is its most recent specimen's (by collection date).  An undated
+specimen may be the newest one, so it is current alongside the most recent dated
+ones.  When the current specimens disagree, the site's result is treated as not
+final (equivocal), so every HER2 criterion for that site is left for review: the
+service never picks one of two current results.  A preliminary interpretation
+(her2-rules.md section 11: e.g. an input not yet final, a discordance to resolve) is
+not final either: it answers no HER2 criterion until it is.  Results whose site is
+unknown (her2-rules.md section 7) are not used: a trial is matched on its own site's
+result only.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from collections.abc import Collection, Iterable
 from typing import Any
 
 from service.fhir.outbound import Derived
-from service.her2 import Site, Status
+from service.her2 import InterpretationStatus, Site, Status
 from service.trials.matching import PatientHer2, TrialMatch, match_studies
 from service.trials.model import Study
 
@@ -32,13 +35,16 @@ def current_her2(derived: Iterable[Derived]) -> dict[Site, PatientHer2]:
         result = item.result
         if result.site is None or result.site is Site.OTHER:
             continue
-        patient = PatientHer2(result.site, result.status, result.her2_low, result.ultralow)
+        if result.interpretation is InterpretationStatus.FINAL:
+            patient = PatientHer2(result.site, result.status, result.her2_low, result.ultralow)
+        else:
+            patient = PatientHer2(result.site, Status.EQUIVOCAL)
         by_site.setdefault(result.site, []).append((item.group.spec.collected, patient))
     current: dict[Site, PatientHer2] = {}
     for site, entries in by_site.items():
         dated = [date for date, _ in entries if date is not None]
         newest = max(dated) if dated else None
-        latest = {patient for date, patient in entries if date == newest}
+        latest = {patient for date, patient in entries if date in (newest, None)}
         if len(latest) == 1:
             current[site] = latest.pop()
         else:

@@ -43,7 +43,9 @@ def load_directory(directory: Path) -> Loaded:
     for path in sorted(directory.glob("*.json")):
         try:
             document = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        # ValueError covers JSONDecodeError and UnicodeDecodeError, and also a number
+        # past Python's integer-digit limit; RecursionError, nesting too deep to parse.
+        except (OSError, ValueError, RecursionError):
             skipped.append(path.name)
             continue
         found = 0

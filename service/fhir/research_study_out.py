@@ -80,16 +80,19 @@ def research_study(match: TrialMatch) -> dict[str, Any]:
     if _NCT.fullmatch(study.study_id):
         identifier["system"] = CTGOV_SYSTEM
     resource["identifier"] = [identifier]
-    if study.title:
-        resource["title"] = study.title
+    if study.title.strip():
+        resource["title"] = study.title.strip()
     resource["status"] = fhir_status(study.overall_status)
     phase = fhir_phase(study.phases)
     if phase is not None:
         resource["phase"] = phase
-    if study.conditions:
-        resource["condition"] = [{"text": c} for c in study.conditions]
-    if study.keywords:
-        resource["keyword"] = [{"text": k} for k in study.keywords]
+    # A FHIR string is never empty: blank conditions or keywords of a source are left out.
+    conditions = [c.strip() for c in study.conditions if c.strip()]
+    if conditions:
+        resource["condition"] = [{"text": c} for c in conditions]
+    keywords = [k.strip() for k in study.keywords if k.strip()]
+    if keywords:
+        resource["keyword"] = [{"text": k} for k in keywords]
     resource["description"] = _description(match)
     return resource
 

@@ -8,7 +8,10 @@ with ``zipCode``, ``travelRadius``, ``phase`` and ``recruitmentStatus``
 ``valueDecimal``).  Here:
 
 - the Bundle must hold exactly one ``Patient`` (one patient per request); otherwise 400;
-  a HER2 result whose subject names anyone else is refused by the endpoint (400);
+  a resource whose ``subject`` is anything but a literal reference to that Patient (its
+  ``fullUrl`` or ``Patient/[id]``) is refused (400 ``invariant``): another patient's,
+  or one that cannot be read (a display, an identifier, an invalid reference), is
+  never taken for the Patient's;
 - the Bundle is one patient's record, so a resource without ``subject`` is the
   Patient's: the mCODE app builds its Bundle with no ``subject`` anywhere and a Patient
   id that is no FHIR id (``search_patient``).  Such resources are given the Patient as
@@ -141,7 +144,8 @@ def read_match_request(body: object) -> MatchRequest:
     if (
         not isinstance(body, dict)
         or body.get("resourceType") != "Bundle"
-        or body.get("type") not in BUNDLE_TYPES
+        or not isinstance(body.get("type"), str)
+        or body["type"] not in BUNDLE_TYPES
         or not isinstance(body.get("entry"), list)
     ):
         raise _refuse("structure", "The body must be a FHIR Bundle with an entry list.")
@@ -155,26 +159,49 @@ def read_match_request(body: object) -> MatchRequest:
             "Bundle.entry",
         )
     filters = _query(resources)
-    pid = patients[0].get("id")
+    given_id = patients[0].get("id")
+    pid = given_id
     if not (isinstance(pid, str) and _FHIR_ID.fullmatch(pid)):
         pid = LOCAL_PATIENT_ID
     kept = [
         _entry(e, pid)
         for e in entries
         if isinstance(e.get("resource"), dict)
-        and e["resource"].get("resourceType") in PATIENT_TYPES
+        and isinstance(e["resource"].get("resourceType"), str)
+        and e["resource"]["resourceType"] in PATIENT_TYPES
     ]
     patient_url = next(
         (e.get("fullUrl") for e in kept if e["resource"].get("resourceType") == "Patient"), None
     )
     subject = patient_url if isinstance(patient_url, str) else f"Patient/{pid}"
+    # Every way the request may name its Patient; any other subject is someone else's
+    # (or unreadable), and such a resource is never taken for the Patient's.
+    names = {subject, f"Patient/{pid}"}
+    if isinstance(given_id, str):
+        names.add(f"Patient/{given_id}")
     for entry in kept:
         resource = entry["resource"]
-        if resource.get("resourceType") in _SUBJECT_TYPES and "subject" not in resource:
+        if resource.get("resourceType") not in _SUBJECT_TYPES:
+            continue
+        if "subject" not in resource:
             entry["resource"] = {**resource, "subject": {"reference": subject}}
+        elif not _names_patient(resource["subject"], names):
+            raise _refuse(
+                "invariant",
+                "A resource's subject is not the Bundle's Patient (one patient per request).",
+                "Bundle.entry",
+            )
     return MatchRequest(
         {"resourceType": "Bundle", "type": "collection", "entry": kept}, filters, f"Patient/{pid}"
     )
+
+
+def _names_patient(subject: object, names: set[str]) -> bool:
+    """Whether a ``subject`` Reference is a literal reference to the request's Patient."""
+    if not isinstance(subject, dict):
+        return False
+    reference = subject.get("reference")
+    return isinstance(reference, str) and reference in names
 
 
 def _entry(entry: Mapping[str, Any], pid: str) -> dict[str, Any]:

@@ -25,9 +25,10 @@ def _module(protocol: Mapping[str, Any], name: str) -> Mapping[str, Any]:
 
 
 def _strings(value: Any) -> tuple[str, ...]:
+    # Blank entries carry nothing, and a FHIR string may not be empty.
     if not isinstance(value, list):
         return ()
-    return tuple(item for item in value if isinstance(item, str))
+    return tuple(item for item in value if isinstance(item, str) and item.strip())
 
 
 def _string(value: Any) -> str | None:

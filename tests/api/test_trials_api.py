@@ -264,6 +264,8 @@ def test_the_operation_filters_by_query_or_parameters(patient_client: Any) -> No
             "",
             {"resourceType": "Parameters", "parameter": [{"name": "phase", "valueBoolean": True}]},
         ),
+        ("", {"resourceType": "Parameters", "parameter": [{"name": ["phase"], "valueCode": "x"}]}),
+        ("", {"resourceType": "Parameters", "parameter": [SECRET]}),
     ],
 )
 def test_a_bad_filter_is_400_without_its_value(patient_client: Any, query: str, body: Any) -> None:

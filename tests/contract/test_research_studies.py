@@ -7,6 +7,7 @@ tests/integration/test_trials_hapi.py.
 
 from __future__ import annotations
 
+import json
 import logging
 from urllib.parse import parse_qs, urlsplit
 
@@ -123,3 +124,47 @@ def test_groups_beyond_the_bound_are_not_read_and_the_answer_says_truncated() ->
         "a": [CriterionKind.HER2_LOW],
         "b": [CriterionKind.NOT_UNDERSTOOD, CriterionKind.NOT_UNDERSTOOD],
     }
+
+
+@responses.activate
+def test_a_server_that_pages_forever_is_asked_a_bounded_number_of_times() -> None:
+    # Every page holds only an `include` entry and a new `next` link: no study ever
+    # arrives, so only the request budget can stop the paging.
+    def endless(_: object) -> tuple[int, dict[str, str], str]:
+        number = len(responses.calls)
+        page = searchset()
+        page["entry"] = [{"resource": group(f"g-{number}"), "search": {"mode": "include"}}]
+        page["link"] = [{"relation": "next", "url": f"{BASE}/ResearchStudy?page={number}"}]
+        return 200, {"Content-Type": "application/fhir+json"}, json.dumps(page)
+
+    responses.add_callback(responses.GET, f"{BASE}/ResearchStudy", callback=endless)
+    trials = FhirResearchStudies(FhirClient(BASE, retries=0), max_requests=7)
+    assert trials.studies() == []
+    assert trials.truncated
+    assert len(responses.calls) == 7
+
+
+@responses.activate
+def test_the_request_budget_covers_the_group_searches_too() -> None:
+    studies = [research_study(f"s{n}", enrollment=f"Group/g-{n}") for n in range(3)]
+    responses.get(f"{BASE}/ResearchStudy", json=searchset(*studies))
+    responses.get(f"{BASE}/Group", json=searchset())
+    trials = FhirResearchStudies(FhirClient(BASE, retries=0), group_batch=1, max_requests=3)
+    found = trials.studies()
+    assert trials.truncated
+    assert len(responses.calls) == 3  # one study page and two of the three Group batches
+    assert [s.study_id for s in found] == ["s0", "s1", "s2"]
+    assert all(c.kind is CriterionKind.NOT_UNDERSTOOD for s in found for c in s.coded or ())
+
+
+@responses.activate
+def test_a_next_link_back_to_a_followed_page_ends_the_search() -> None:
+    looping = f"{BASE}/ResearchStudy?page=2"
+    responses.get(
+        f"{BASE}/ResearchStudy",
+        json=searchset(research_study("a", eligibility="HER2-low"), next_url=looping),
+    )
+    trials = FhirResearchStudies(FhirClient(BASE, retries=0))
+    trials.studies()  # no error: the client stops at the link it has already followed
+    assert len(responses.calls) == 2
+    assert not trials.truncated

@@ -11,10 +11,12 @@ from tests.builders import BREAST, NOW, bundle, ihc_score, specimen
 from tests.builders.trials import CTGOV
 
 
-def _breast(id: str, score: str, effective: str) -> list[dict[str, object]]:
+def _breast(
+    id: str, score: str, effective: str | None, status: str = "final"
+) -> list[dict[str, object]]:
     return [
         specimen(id, body_site=BREAST),
-        ihc_score(f"i-{id}", score, specimen=f"Specimen/{id}", effective=effective),
+        ihc_score(f"i-{id}", score, specimen=f"Specimen/{id}", effective=effective, status=status),
     ]
 
 
@@ -28,6 +30,28 @@ def test_two_disagreeing_current_specimens_are_not_final() -> None:
     payload = bundle(*_breast("a", "3+", "2026-06-01"), *_breast("b", "1+", "2026-06-01"))
     current = current_her2(derive(payload, NOW).derived)
     assert current == {Site.BREAST: PatientHer2(Site.BREAST, Status.EQUIVOCAL)}
+
+
+def test_a_preliminary_result_answers_no_criterion_until_final() -> None:
+    # A preliminary IHC 3+ derives "positive, preliminary" (her2-rules.md section 11):
+    # it must never make the patient a candidate for a HER2-positive trial.
+    derived = derive(bundle(*_breast("p", "3+", "2026-06-01", "preliminary")), NOW).derived
+    assert [d.result.status for d in derived] == [Status.POSITIVE]
+    assert current_her2(derived) == {Site.BREAST: PatientHer2(Site.BREAST, Status.EQUIVOCAL)}
+
+
+def test_an_undated_result_that_disagrees_with_the_newest_dated_one_is_not_final() -> None:
+    # The undated specimen may be the newest: its IHC 0 and the 2015 IHC 3+ are both current.
+    payload = bundle(*_breast("old", "3+", "2015-01-01"), *_breast("undated", "0", None))
+    derived = derive(payload, NOW).derived
+    assert {d.result.status for d in derived} == {Status.POSITIVE, Status.NEGATIVE}
+    assert current_her2(derived) == {Site.BREAST: PatientHer2(Site.BREAST, Status.EQUIVOCAL)}
+
+
+def test_an_undated_result_that_agrees_with_the_newest_dated_one_keeps_it() -> None:
+    payload = bundle(*_breast("old", "1+", "2015-01-01"), *_breast("undated", "1+", None))
+    current = current_her2(derive(payload, NOW).derived)
+    assert current == {Site.BREAST: PatientHer2(Site.BREAST, Status.NEGATIVE, True, False)}
 
 
 def test_a_result_of_unknown_site_is_not_used() -> None:

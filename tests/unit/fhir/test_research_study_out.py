@@ -133,3 +133,22 @@ def test_a_study_read_from_a_research_study_comes_back_with_its_codes() -> None:
     out = research_study(match)
     assert (out["id"], out["status"]) == ("NCT07654321", "active")
     assert out["phase"]["coding"][0]["code"] == "phase-1-phase-2"
+
+
+def test_blank_title_conditions_and_keywords_never_become_empty_fhir_strings() -> None:
+    match = TrialMatch(
+        study(
+            "",
+            study_id="NCT01234567",
+            title="  ",
+            conditions=("", " Breast Cancer "),
+            keywords=("",),
+        ),
+        Outcome.NO_HER2_CRITERION,
+        None,
+    )
+    resource = research_study(match)
+    assert "title" not in resource
+    assert "keyword" not in resource
+    assert resource["condition"] == [{"text": "Breast Cancer"}]
+    Bundle.model_validate(searchset([match], frozenset(Outcome), ()))

@@ -81,11 +81,52 @@ def test_resources_without_subject_are_the_patients(full_url: bool) -> None:
     assert all("subject" not in e["resource"] for e in body["entry"])
 
 
-def test_a_subject_that_is_given_is_kept() -> None:
+def test_a_subject_naming_the_patient_is_kept_in_each_form() -> None:
     body = mcode_request("breast-her2-low")
-    body["entry"][2]["resource"]["subject"] = {"reference": "Patient/someone-else"}
-    kept = read_match_request(body).payload["entry"][2]["resource"]
-    assert kept["subject"] == {"reference": "Patient/someone-else"}
+    pid = body["entry"][0]["resource"]["id"]
+    body["entry"][2]["resource"]["subject"] = {"reference": f"Patient/{pid}"}
+    kept = read_match_request(body).payload["entry"]
+    assert kept[2]["resource"]["subject"] == {"reference": f"Patient/{pid}"}
+    assert kept[3]["resource"]["subject"]["reference"] == body["entry"][0]["fullUrl"]
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        {"reference": "Patient/someone-else"},
+        {"reference": f"Patient/{SECRET} x"},  # not a valid reference: cannot be read
+        {"display": SECRET},
+        {"identifier": {"system": "urn:mrn", "value": SECRET}},
+        {"reference": "Group/g1"},
+        f"Patient/{SECRET}",
+        None,
+    ],
+)
+def test_a_subject_that_is_not_the_patient_is_refused(subject: Any) -> None:
+    # Never taken for the Patient's: another patient's result must not make this
+    # patient a candidate (and a subject the derivation cannot read is no exception).
+    body = mcode_request("breast-her2-low")
+    body["entry"][2]["resource"]["subject"] = subject
+    assert _refused(body) == "invariant"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"resourceType": "Bundle", "type": ["collection"], "entry": []},
+        {"resourceType": "Bundle", "type": {}, "entry": []},
+    ],
+)
+def test_a_bundle_type_that_is_no_string_is_refused(body: Any) -> None:
+    assert _refused(body) == "structure"
+
+
+@pytest.mark.parametrize("kind", [["Patient"], {}, 7])
+def test_an_entry_whose_resource_type_is_no_string_is_left_out(kind: Any) -> None:
+    body = mcode_request("breast-her2-low")
+    body["entry"].append({"resource": {"resourceType": kind}})
+    kept = read_match_request(body).payload["entry"]
+    assert len(kept) == 4
 
 
 @pytest.mark.parametrize(

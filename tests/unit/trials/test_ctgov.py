@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import pytest
 
 from service.clients.ctgov_files import load_directory
@@ -71,3 +74,32 @@ def test_recruiting_filter_on_the_directory() -> None:
         "FIXTURE-GASTRIC-POS": Outcome.EXCLUDED,
         "FIXTURE-GASTRIC-NEG": Outcome.CANDIDATE,
     }
+
+
+def test_blank_conditions_and_keywords_are_left_out() -> None:
+    study = study_from_record(
+        {
+            "protocolSection": {
+                "identificationModule": {"nctId": "NCT1"},
+                "conditionsModule": {"conditions": ["", "Breast Cancer", "  "], "keywords": [""]},
+            }
+        }
+    )
+    assert (study.conditions, study.keywords) == (("Breast Cancer",), ())
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"x": ' + "9" * 5000 + "}",  # past Python's integer-digit limit: ValueError
+        "[" * 100_000 + "]" * 100_000,  # nesting too deep to parse: RecursionError
+        "\ufffe not json",
+    ],
+)
+def test_a_file_that_cannot_be_parsed_is_skipped_not_fatal(tmp_path: Path, text: str) -> None:
+    # One bad download must not make every trial request fail.
+    shutil.copy(CTGOV / "NCT03734029.json", tmp_path)
+    (tmp_path / "bad.json").write_text(text, encoding="utf-8")
+    loaded = load_directory(tmp_path)
+    assert [s.study_id for s in loaded.studies] == ["NCT03734029"]
+    assert loaded.skipped == ("bad.json",)
