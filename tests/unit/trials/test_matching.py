@@ -180,3 +180,25 @@ def test_conditions_are_alternatives() -> None:
     assert match.findings[0].criterion.sentence == (
         "HER2-positive Breast Cancer; HER2-low Breast Cancer"
     )
+
+
+@pytest.mark.parametrize(
+    "conditions",
+    [("Colorectal Neoplasms",), ("Non-small Cell Lung Cancer",), ("Biliary Tract Cancer",)],
+)
+def test_a_trial_of_another_organ_is_not_a_candidate_for_a_breast_result(
+    conditions: tuple[str, ...],
+) -> None:
+    trial = study("Inclusion Criteria:\n- HER2-positive disease", conditions)
+    match = match_study(
+        trial, {Site.BREAST: PatientHer2(Site.BREAST, Status.POSITIVE, False, False)}
+    )
+    assert match.outcome is Outcome.NEEDS_REVIEW
+
+
+def test_a_basket_trial_naming_no_organ_is_matched_on_the_one_result() -> None:
+    trial = study("Inclusion Criteria:\n- HER2-positive disease", ("HER2-positive Solid Tumors",))
+    match = match_study(
+        trial, {Site.BREAST: PatientHer2(Site.BREAST, Status.POSITIVE, False, False)}
+    )
+    assert match.outcome is Outcome.CANDIDATE
