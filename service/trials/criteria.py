@@ -17,7 +17,14 @@ HER2 0 = IHC 0; negative) and nothing else.  Anything it cannot place exactly is
 - scores naming part of a class only ("IHC 3+", "IHC 1+", "IHC 0-1+" without the
   class in words): the classes cannot tell IHC 1+ from IHC 2+/ISH-negative;
 - a criterion for a subgroup only ("If HER2-positive, ...", a cohort or an arm);
-- a sentence naming HER2 with no recognised status.
+- a sentence naming HER2 with no recognised status;
+- any denial the one precise negation ("not/never ... HER2-positive") does not
+  account for: "no HER2 overexpression", "without", "non-", "except", "other
+  than", "excluded", "ineligible", "lack of", "absence of", "amplification
+  negative", ... -- wherever it stands in the sentence, since a reader this
+  narrow cannot tell which clause a denial belongs to;
+- an item under a parent line that denies and ends with ":" ("Patients must not
+  have any of the following:").
 
 HER2 (ERBB2) *mutation* criteria (NGS, activating mutations, exon 19/20) are kept
 apart as ``her2_mutation``: they are never read as HER2 status.  Mentions of
@@ -29,6 +36,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
 
 from service.her2 import Site
 from service.trials.model import KIND_CLASSES, Criterion, CriterionKind, Her2Class, Section
@@ -116,6 +124,27 @@ _NEGATION = re.compile(
     r"\b(?:not|never)\b(?:\s+(?!for\b|of\b|with\b|in\b|prior\b|therapy\b|treat)\S+){0,5}?"
     r"\s+(?:her2-positive|her2 (?:gene )?amplif)|\bwithout (?:her2-positive|her2 (?:gene )?amplif)"
 )
+# A denial left in a sentence once its class names (which include the understood
+# negative phrasings "not amplified", "no HER2 amplification") and the one precise
+# negation above are taken out.  Any of them makes the sentence not understood: the
+# reader cannot tell which class, or which clause, it denies.  "_CLASS_MARK" stands
+# where a class name was, so "amplification negative" is still seen.
+_CLASS_MARK = " \u00a7 "
+_DENIAL = re.compile(
+    r"\b(?:not|no|never|nor|none|without|except\w*|unless|lack\w*|absen\w*|exclu\w*|"
+    r"ineligib\w*|cannot|free of|other than|rather than|instead of|apart from|"
+    r"disallow\w*|prohibit\w*|omit\w*)\b|n[\u2019']t\b|\bnon\b-?\s*(?:\u00a7|her2|ihc|ish)|"
+    r"\u00a7\s*(?:is |are |was |were )?negative|\bnegative (?:for|to|by)\b"
+)
+# The one denial about something else that is taken out: no prior therapy ("No prior
+# systemic therapy for HER2-positive disease", "HER2-positive disease that has not
+# received prior trastuzumab" require HER2-positive).  Its words are
+# letters only, so a class name never stands inside it.
+_PRIOR_THERAPY = re.compile(
+    r"\b(?:no|not|never|without)\s+(?:[a-z]+\s+){0,2}?(?:prior|previous(?:ly)?)\s+"
+    r"(?:[a-z]+\s+){0,3}?(?:therap(?:y|ies)|treatments?|chemotherapy|regimens?|"
+    r"trastuzumab|pertuzumab|lapatinib|neratinib|tucatinib|t-dm1)\b"
+)
 
 # Each pattern is removed once matched, so that what remains can be checked for
 # IHC scores nobody placed.  Order matters: the definitions of negative (0-1+)
@@ -162,7 +191,19 @@ _LEFTOVER_SCORE = re.compile(r"\b[0-3]\+|\bihc (?:score (?:of )?)?[0-3]\b")
 _GASTRO = re.compile(r"gastr|esophag|oesophag|\bgej\b|\bgoj\b|junction")
 _BREAST = re.compile(r"breast")
 
-_HEADING = re.compile(r"^\s*(?:key\s+|main\s+)?(inclusion|exclusion)\s+criteria\b[^a-z]*$", re.I)
+# A heading, after any bullet and Markdown emphasis: "Exclusion Criteria:", "**Key
+# Inclusion Criteria:**", "Exclusion Criteria (all cohorts):", "Exclusion criteria for
+# all participants:", "Key exclusion criteria include:", "Exclusion:".  Text after the
+# colon is the section's first item ("Exclusion Criteria: * HER2-low").
+_HEADING = re.compile(
+    r"^[\s*_#]*(?:(?:key|main|major|general)\s+)?(inclusion|exclusion)\b"
+    r"(?P<criteria>\s+criteria\b)?"
+    r"(?P<qualifier>\s*\([^()]{0,60}\)|\s+(?:for|in|applicable to)\s[^:()]{0,60}|"
+    r"\s+(?:include|includes|are|is)\b)?"
+    r"\s*[*_]*\s*(?P<colon>:)?\s*[*_]*\s*(?P<rest>.*)$",
+    re.I | re.S,
+)
+_LETTER = re.compile(r"[a-z]", re.I)
 _BULLET = re.compile(r"^\s*(?:[-*\u2022\u2023\u2043\u2219\u00b7]|\d+[.)]|[a-z][.)]|\(\w\))\s*")
 _SENTENCE_END = re.compile(r"(?<=\.)\s+(?=[A-Z])")
 
@@ -189,7 +230,7 @@ def _classes_found(text: str) -> tuple[set[str], str]:
     for name, pattern in _COMPILED:
         if pattern.search(text):
             found.add(name)
-            text = pattern.sub(" ", text)
+            text = pattern.sub(_CLASS_MARK, text)
     return found, text
 
 
@@ -288,30 +329,106 @@ def read_sentence(sentence: str, section: Section, source: str = "eligibility") 
     if _LEFTOVER_SCORE.search(rest):
         return criterion(CriterionKind.NOT_UNDERSTOOD)
     kind = _kind_of(found)
-    negated = kind is CriterionKind.HER2_POSITIVE and bool(_NEGATION.search(text))
-    return criterion(kind, negated)
+    negation = _NEGATION.search(text) if kind is CriterionKind.HER2_POSITIVE else None
+    if negation is not None:
+        # The understood denial is taken out; any other one still sinks the sentence.
+        text = text[: negation.start()] + _CLASS_MARK + text[negation.end() :]
+    if _DENIAL.search(_classes_found(_PRIOR_THERAPY.sub(" ", text))[1]):
+        return criterion(CriterionKind.NOT_UNDERSTOOD)
+    return criterion(kind, negation is not None)
+
+
+def _heading(line: str) -> tuple[Section, str] | None:
+    """The section a heading line opens and the item after its colon, or None."""
+    match = _HEADING.match(_BULLET.sub("", line, count=1))
+    if match is None:
+        return None
+    rest = match.group("rest")
+    if match.group("colon") is None:
+        # "Exclusion Criteria" alone; never "Exclusion of patients with ...".
+        if match.group("criteria") is None or _LETTER.search(rest):
+            return None
+        rest = ""
+    elif match.group("criteria") is None and match.group("qualifier") is not None:
+        return None
+    return Section(match.group(1).lower()), rest
+
+
+def _logical_lines(eligibility: str) -> Iterator[tuple[int, str]]:
+    """Each line with its indentation, a wrapped continuation joined to its first line.
+
+    An indented line that is not a bullet continues the line above ("* Tumour must
+    not be" / "  HER2-positive"), unless that line ends with ":" (then it is an
+    item of it).  Joined verbatim, so that every sentence stays a part of the text.
+    """
+    pending: tuple[int, str] | None = None
+    for raw in eligibility.splitlines(keepends=True):
+        stripped = raw.strip()
+        continues = (
+            pending is not None
+            and stripped
+            and raw[:1].isspace()
+            and not _BULLET.match(stripped)
+            and not pending[1].rstrip().endswith(":")
+            and _heading(stripped) is None
+        )
+        if continues and pending is not None:
+            pending = (pending[0], pending[1] + raw)
+            continue
+        if pending is not None:
+            yield pending
+        pending = (len(raw) - len(raw.lstrip()), raw) if stripped else None
+    if pending is not None:
+        yield pending
+
+
+def _items(eligibility: str) -> Iterator[tuple[Section, str, bool]]:
+    """Each sentence, its section, and whether it stands under a denying parent.
+
+    A line that ends with ":" and denies ("Patients must not have any of the
+    following:") makes what stands under it not a plain requirement.  Its scope
+    ends at a heading, at a line indented less than it, or at a line indented as
+    much as it once more-indented items were seen; in a flat list (items indented
+    like their parent) it runs to the next heading, since nothing tells its items
+    from the parent's siblings.
+    """
+    section = Section.UNKNOWN
+    parent: int | None = None  # the indentation of the denying parent in scope
+    nested = False
+    for indent, logical in _logical_lines(eligibility):
+        line = logical.strip()
+        heading = _heading(line)
+        if heading is not None:
+            section, line = heading
+            parent, nested = None, False
+            line = line.strip()
+            if not line:
+                continue
+        elif parent is not None:
+            if indent < parent or (indent == parent and nested):
+                parent, nested = None, False
+            elif indent > parent:
+                nested = True
+        denied = parent is not None
+        line = _BULLET.sub("", line).strip()
+        if line.endswith(":") and _DENIAL.search(normalise(line)) and parent is None:
+            parent, nested = indent, False
+        for part in _SENTENCE_END.split(line):
+            if part.strip():
+                yield section, part.strip(), denied
 
 
 def sentences(eligibility: str) -> Iterator[tuple[Section, str]]:
     """Each sentence of an eligibility text with the section it stands in.
 
-    Headings "Inclusion Criteria" / "Exclusion Criteria" switch the section; text
-    before any heading is ``unknown``.  Bullets are stripped; a bullet holding
-    several sentences is split at full stops.
+    Headings ("Inclusion Criteria", "**Exclusion Criteria:**", "Key exclusion
+    criteria include:", "Exclusion:", ...) switch the section; text after a
+    heading's colon is its first item; text before any heading is ``unknown``.
+    Bullets are stripped; an indented wrapped line is joined to the line above; a
+    bullet holding several sentences is split at full stops.
     """
-    section = Section.UNKNOWN
-    for raw in eligibility.splitlines():
-        line = raw.strip()
-        if not line:
-            continue
-        heading = _HEADING.match(line)
-        if heading:
-            section = Section(heading.group(1).lower())
-            continue
-        line = _BULLET.sub("", line).strip()
-        for part in _SENTENCE_END.split(line):
-            if part.strip():
-                yield section, part.strip()
+    for section, sentence, _denied in _items(eligibility):
+        yield section, sentence
 
 
 def read_study(
@@ -335,8 +452,11 @@ def read_study(
     if coded:
         return list(coded)
     found: list[Criterion] = []
-    for section, sentence in sentences(eligibility):
+    for section, sentence, denied in _items(eligibility):
         read = read_sentence(sentence, section)
+        if read is not None and denied and read.kind is not CriterionKind.HER2_MUTATION:
+            # Under "must not have any of the following:" a class is not required.
+            read = replace(read, kind=CriterionKind.NOT_UNDERSTOOD, negated=False)
         if read is not None:
             found.append(read)
     labels: list[Criterion] = []
