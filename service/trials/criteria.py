@@ -120,8 +120,11 @@ _CONDITIONAL = re.compile(
 _QUALIFIED = re.compile(
     rf"{_HER2_CLASS}[^.;]{{0,60}}\b(?:who|that|which|whose|after|following|unless|except)\b"
 )
+# The words between stay in one clause: "Not pregnant; HER2-positive" or "not
+# pregnant and HER2-positive" deny pregnancy, not the class.
 _NEGATION = re.compile(
-    r"\b(?:not|never)\b(?:\s+(?!for\b|of\b|with\b|in\b|prior\b|therapy\b|treat)\S+){0,5}?"
+    r"\b(?:not|never)\b(?:\s+(?!for\b|of\b|with\b|in\b|prior\b|therapy\b|treat|"
+    r"(?:and|or|but|who|that|which|if)\b)[^\s,;:.]+){0,5}?"
     r"\s+(?:her2-positive|her2 (?:gene )?amplif)|\bwithout (?:her2-positive|her2 (?:gene )?amplif)"
 )
 # A denial left in a sentence once its class names (which include the understood
@@ -133,16 +136,18 @@ _CLASS_MARK = " \u00a7 "
 _DENIAL = re.compile(
     r"\b(?:not|no|never|nor|none|without|except\w*|unless|lack\w*|absen\w*|exclu\w*|"
     r"ineligib\w*|cannot|free of|other than|rather than|instead of|apart from|"
-    r"disallow\w*|prohibit\w*|omit\w*)\b|n[\u2019']t\b|\bnon\b-?\s*(?:\u00a7|her2|ihc|ish)|"
-    r"\u00a7\s*(?:is |are |was |were )?negative|\bnegative (?:for|to|by)\b"
+    r"disallow\w*|prohibit\w*|omit\w*|barring|preclud\w*|disqualif\w*|unsuitable|"
+    r"rul(?:e|ed|es|ing) out|free from)\b|n[\u2019']t\b|\bnon\b-?\s*(?:\u00a7|her2|ihc|ish)|"
+    r"\u00a7\W{0,3}(?:(?:is|are|was|were|be|being)\s+)?negative|\bnegative (?:for|to|by)\b"
 )
 # The one denial about something else that is taken out: no prior therapy ("No prior
 # systemic therapy for HER2-positive disease", "HER2-positive disease that has not
-# received prior trastuzumab" require HER2-positive).  Its words are
-# letters only, so a class name never stands inside it.
+# received prior trastuzumab" require HER2-positive).  Its words are letters only and
+# name no class, so a class name never stands inside it.
+_WORD = r"(?!overexpress|amplif|express|positiv|negativ|low\b|ultralow|null\b|zero\b)[a-z]+"
 _PRIOR_THERAPY = re.compile(
-    r"\b(?:no|not|never|without)\s+(?:[a-z]+\s+){0,2}?(?:prior|previous(?:ly)?)\s+"
-    r"(?:[a-z]+\s+){0,3}?(?:therap(?:y|ies)|treatments?|chemotherapy|regimens?|"
+    rf"\b(?:no|not|never|without)\s+(?:{_WORD}\s+){{0,2}}?(?:prior|previous(?:ly)?)\s+"
+    rf"(?:{_WORD}\s+){{0,3}}?(?:therap(?:y|ies)|treatments?|chemotherapy|regimens?|"
     r"trastuzumab|pertuzumab|lapatinib|neratinib|tucatinib|t-dm1)\b"
 )
 
@@ -194,16 +199,18 @@ _BREAST = re.compile(r"breast")
 # A heading, after any bullet and Markdown emphasis: "Exclusion Criteria:", "**Key
 # Inclusion Criteria:**", "Exclusion Criteria (all cohorts):", "Exclusion criteria for
 # all participants:", "Key exclusion criteria include:", "Exclusion:".  Text after the
-# colon is the section's first item ("Exclusion Criteria: * HER2-low").
+# colon is the section's first item ("Exclusion Criteria: * HER2-low").  Without
+# "criteria" only the word and a colon make a heading ("Exclusion of patients with ..."
+# is an item); without a colon only a parenthesis may follow "criteria".
+_HEADING_WORD = (
+    r"^[\s*_#]*(?:(?:key|main|major|general|additional|other)\s+)?(inclusion|exclusion)\b"
+)
 _HEADING = re.compile(
-    r"^[\s*_#]*(?:(?:key|main|major|general)\s+)?(inclusion|exclusion)\b"
-    r"(?P<criteria>\s+criteria\b)?"
-    r"(?P<qualifier>\s*\([^()]{0,60}\)|\s+(?:for|in|applicable to)\s[^:()]{0,60}|"
-    r"\s+(?:include|includes|are|is)\b)?"
-    r"\s*[*_]*\s*(?P<colon>:)?\s*[*_]*\s*(?P<rest>.*)$",
+    rf"{_HEADING_WORD}(?:\s+criteria\b[^:]{{0,80}})?\s*[*_]*\s*:\s*[*_]*\s*(?P<rest>.*)$",
     re.I | re.S,
 )
-_LETTER = re.compile(r"[a-z]", re.I)
+_HEADING_ALONE = re.compile(rf"{_HEADING_WORD}\s+criteria\b(?P<rest>.*)$", re.I | re.S)
+_BARE_QUALIFIER = re.compile(r"^\s*(?:\([^()]*\))?[^a-z]*$", re.I)
 _BULLET = re.compile(r"^\s*(?:[-*\u2022\u2023\u2043\u2219\u00b7]|\d+[.)]|[a-z][.)]|\(\w\))\s*")
 _SENTENCE_END = re.compile(r"(?<=\.)\s+(?=[A-Z])")
 
@@ -340,18 +347,15 @@ def read_sentence(sentence: str, section: Section, source: str = "eligibility") 
 
 def _heading(line: str) -> tuple[Section, str] | None:
     """The section a heading line opens and the item after its colon, or None."""
-    match = _HEADING.match(_BULLET.sub("", line, count=1))
-    if match is None:
-        return None
-    rest = match.group("rest")
-    if match.group("colon") is None:
-        # "Exclusion Criteria" alone; never "Exclusion of patients with ...".
-        if match.group("criteria") is None or _LETTER.search(rest):
-            return None
-        rest = ""
-    elif match.group("criteria") is None and match.group("qualifier") is not None:
-        return None
-    return Section(match.group(1).lower()), rest
+    line = _BULLET.sub("", line, count=1)
+    match = _HEADING.match(line)
+    if match is not None:
+        return Section(match.group(1).lower()), match.group("rest")
+    # "Exclusion Criteria (all cohorts)" alone; never "Exclusion criteria apply ...".
+    match = _HEADING_ALONE.match(line)
+    if match is not None and _BARE_QUALIFIER.match(match.group("rest")):
+        return Section(match.group(1).lower()), ""
+    return None
 
 
 def _logical_lines(eligibility: str) -> Iterator[tuple[int, str]]:
@@ -371,6 +375,7 @@ def _logical_lines(eligibility: str) -> Iterator[tuple[int, str]]:
             and not _BULLET.match(stripped)
             and not pending[1].rstrip().endswith(":")
             and _heading(stripped) is None
+            and _heading(pending[1].strip()) is None
         )
         if continues and pending is not None:
             pending = (pending[0], pending[1] + raw)

@@ -61,6 +61,12 @@ DENIALS = [
     ("inclusion", "HER2-positive tumours do not qualify", "positive"),
     ("inclusion", "HER2-positive disease isn't eligible", "positive"),
     ("inclusion", "HER2-low tumours cannot be enrolled", "low"),
+    ("inclusion", "HER2 amplification: negative", "positive"),
+    ("inclusion", "HER2 without overexpression prior to therapy", "positive"),
+    # A denial in another clause must not reach the class: the low patient is not
+    # a candidate of a study that requires HER2-positive.
+    ("inclusion", "Not pregnant; HER2-positive breast cancer", "low"),
+    ("inclusion", "Not pregnant and HER2-positive breast cancer", "low"),
 ]
 
 
@@ -142,6 +148,8 @@ EXCLUSION_HEADINGS = [
     "Exclusion:",
     "EXCLUSION CRITERIA",
     "## Exclusion Criteria",
+    "Exclusion Criteria (all cohorts)",
+    "Exclusion Criteria - all patients:",
 ]
 
 
@@ -154,6 +162,12 @@ def test_exclusion_headings_switch_the_section(heading: str) -> None:
     ]
     assert _outcome(text, "low") is Outcome.EXCLUDED
     assert _outcome(text, "null") is Outcome.CANDIDATE
+
+
+def test_an_indented_line_after_a_heading_is_an_item_not_a_continuation() -> None:
+    text = "Inclusion Criteria:\n* HER2-negative\nEXCLUSION CRITERIA\n  HER2-low"
+    assert list(sentences(text))[-1] == (Section.EXCLUSION, "HER2-low")
+    assert _outcome(text, "low") is Outcome.EXCLUDED
 
 
 def test_a_heading_and_its_first_item_on_one_line() -> None:
