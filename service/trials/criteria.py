@@ -206,11 +206,12 @@ _HEADING_WORD = (
     r"^[\s*_#]*(?:(?:key|main|major|general|additional|other)\s+)?(inclusion|exclusion)\b"
 )
 _HEADING = re.compile(
-    rf"{_HEADING_WORD}(?:\s+criteria\b[^:]{{0,80}})?\s*[*_]*\s*:\s*[*_]*\s*(?P<rest>.*)$",
+    # Possessive: nothing is tried twice, so a long line costs linear time.
+    rf"{_HEADING_WORD}(?:\s+criteria\b[^:]{{0,80}}+)?[\s*_]*+:[\s*_]*+(?P<rest>.*)$",
     re.I | re.S,
 )
 _HEADING_ALONE = re.compile(rf"{_HEADING_WORD}\s+criteria\b(?P<rest>.*)$", re.I | re.S)
-_BARE_QUALIFIER = re.compile(r"^\s*(?:\([^()]*\))?[^a-z]*$", re.I)
+_BARE_QUALIFIER = re.compile(r"^(?:\s*\([^()]*\))?[^a-z]*$", re.I)
 _BULLET = re.compile(r"^\s*(?:[-*\u2022\u2023\u2043\u2219\u00b7]|\d+[.)]|[a-z][.)]|\(\w\))\s*")
 _SENTENCE_END = re.compile(r"(?<=\.)\s+(?=[A-Z])")
 
@@ -365,26 +366,21 @@ def _logical_lines(eligibility: str) -> Iterator[tuple[int, str]]:
     not be" / "  HER2-positive"), unless that line ends with ":" (then it is an
     item of it).  Joined verbatim, so that every sentence stays a part of the text.
     """
-    pending: tuple[int, str] | None = None
+    indent, parts = 0, list[str]()  # the line being built: its raw pieces
+    joinable = False  # whether the next indented line may continue it
     for raw in eligibility.splitlines(keepends=True):
         stripped = raw.strip()
-        continues = (
-            pending is not None
-            and stripped
-            and raw[:1].isspace()
-            and not _BULLET.match(stripped)
-            and not pending[1].rstrip().endswith(":")
-            and _heading(stripped) is None
-            and _heading(pending[1].strip()) is None
-        )
-        if continues and pending is not None:
-            pending = (pending[0], pending[1] + raw)
+        indented = joinable and stripped and raw[:1].isspace()
+        if indented and not _BULLET.match(stripped) and _heading(stripped) is None:
+            parts.append(raw)
+            joinable = not stripped.endswith(":")
             continue
-        if pending is not None:
-            yield pending
-        pending = (len(raw) - len(raw.lstrip()), raw) if stripped else None
-    if pending is not None:
-        yield pending
+        if parts:
+            yield indent, "".join(parts)
+        indent, parts = len(raw) - len(raw.lstrip()), [raw] if stripped else []
+        joinable = bool(stripped) and not stripped.endswith(":") and _heading(stripped) is None
+    if parts:
+        yield indent, "".join(parts)
 
 
 def _items(eligibility: str) -> Iterator[tuple[Section, str, bool]]:
