@@ -17,7 +17,14 @@ HER2 0 = IHC 0; negative) and nothing else.  Anything it cannot place exactly is
 - scores naming part of a class only ("IHC 3+", "IHC 1+", "IHC 0-1+" without the
   class in words): the classes cannot tell IHC 1+ from IHC 2+/ISH-negative;
 - a criterion for a subgroup only ("If HER2-positive, ...", a cohort or an arm);
-- a sentence naming HER2 with no recognised status.
+- a sentence naming HER2 with no recognised status;
+- any denial the one precise negation ("not/never ... HER2-positive") does not
+  account for: "no HER2 overexpression", "without", "non-", "except", "other
+  than", "excluded", "ineligible", "lack of", "absence of", "amplification
+  negative", ... -- wherever it stands in the sentence, since a reader this
+  narrow cannot tell which clause a denial belongs to;
+- an item under a parent line that denies and ends with ":" ("Patients must not
+  have any of the following:").
 
 HER2 (ERBB2) *mutation* criteria (NGS, activating mutations, exon 19/20) are kept
 apart as ``her2_mutation``: they are never read as HER2 status.  Mentions of
@@ -29,6 +36,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
 
 from service.her2 import Site
 from service.trials.model import KIND_CLASSES, Criterion, CriterionKind, Her2Class, Section
@@ -112,9 +120,35 @@ _CONDITIONAL = re.compile(
 _QUALIFIED = re.compile(
     rf"{_HER2_CLASS}[^.;]{{0,60}}\b(?:who|that|which|whose|after|following|unless|except)\b"
 )
+# The words between stay in one clause: "Not pregnant; HER2-positive" or "not
+# pregnant and HER2-positive" deny pregnancy, not the class.
 _NEGATION = re.compile(
-    r"\b(?:not|never)\b(?:\s+(?!for\b|of\b|with\b|in\b|prior\b|therapy\b|treat)\S+){0,5}?"
+    r"\b(?:not|never)\b(?:\s+(?!for\b|of\b|with\b|in\b|prior\b|therapy\b|treat|"
+    r"(?:and|or|but|who|that|which|if)\b)[^\s,;:.]+){0,5}?"
     r"\s+(?:her2-positive|her2 (?:gene )?amplif)|\bwithout (?:her2-positive|her2 (?:gene )?amplif)"
+)
+# A denial left in a sentence once its class names (which include the understood
+# negative phrasings "not amplified", "no HER2 amplification") and the one precise
+# negation above are taken out.  Any of them makes the sentence not understood: the
+# reader cannot tell which class, or which clause, it denies.  "_CLASS_MARK" stands
+# where a class name was, so "amplification negative" is still seen.
+_CLASS_MARK = " \u00a7 "
+_DENIAL = re.compile(
+    r"\b(?:not|no|never|nor|none|without|except\w*|unless|lack\w*|absen\w*|exclu\w*|"
+    r"ineligib\w*|cannot|free of|other than|rather than|instead of|apart from|"
+    r"disallow\w*|prohibit\w*|omit\w*|barring|preclud\w*|disqualif\w*|unsuitable|"
+    r"rul(?:e|ed|es|ing) out|free from)\b|n[\u2019']t\b|\bnon\b-?\s*(?:\u00a7|her2|ihc|ish)|"
+    r"\u00a7\W{0,3}(?:(?:is|are|was|were|be|being)\s+)?negative|\bnegative (?:for|to|by)\b"
+)
+# The one denial about something else that is taken out: no prior therapy ("No prior
+# systemic therapy for HER2-positive disease", "HER2-positive disease that has not
+# received prior trastuzumab" require HER2-positive).  Its words are letters only and
+# name no class, so a class name never stands inside it.
+_WORD = r"(?!overexpress|amplif|express|positiv|negativ|low\b|ultralow|null\b|zero\b)[a-z]+"
+_PRIOR_THERAPY = re.compile(
+    rf"\b(?:no|not|never|without)\s+(?:{_WORD}\s+){{0,2}}?(?:prior|previous(?:ly)?)\s+"
+    rf"(?:{_WORD}\s+){{0,3}}?(?:therap(?:y|ies)|treatments?|chemotherapy|regimens?|"
+    r"trastuzumab|pertuzumab|lapatinib|neratinib|tucatinib|t-dm1)\b"
 )
 
 # Each pattern is removed once matched, so that what remains can be checked for
@@ -162,7 +196,22 @@ _LEFTOVER_SCORE = re.compile(r"\b[0-3]\+|\bihc (?:score (?:of )?)?[0-3]\b")
 _GASTRO = re.compile(r"gastr|esophag|oesophag|\bgej\b|\bgoj\b|junction")
 _BREAST = re.compile(r"breast")
 
-_HEADING = re.compile(r"^\s*(?:key\s+|main\s+)?(inclusion|exclusion)\s+criteria\b[^a-z]*$", re.I)
+# A heading, after any bullet and Markdown emphasis: "Exclusion Criteria:", "**Key
+# Inclusion Criteria:**", "Exclusion Criteria (all cohorts):", "Exclusion criteria for
+# all participants:", "Key exclusion criteria include:", "Exclusion:".  Text after the
+# colon is the section's first item ("Exclusion Criteria: * HER2-low").  Without
+# "criteria" only the word and a colon make a heading ("Exclusion of patients with ..."
+# is an item); without a colon only a parenthesis may follow "criteria".
+_HEADING_WORD = (
+    r"^[\s*_#]*(?:(?:key|main|major|general|additional|other)\s+)?(inclusion|exclusion)\b"
+)
+_HEADING = re.compile(
+    # Possessive: nothing is tried twice, so a long line costs linear time.
+    rf"{_HEADING_WORD}(?:\s+criteria\b[^:]{{0,80}}+)?[\s*_]*+:[\s*_]*+(?P<rest>.*)$",
+    re.I | re.S,
+)
+_HEADING_ALONE = re.compile(rf"{_HEADING_WORD}\s+criteria\b(?P<rest>.*)$", re.I | re.S)
+_BARE_QUALIFIER = re.compile(r"^(?:\s*\([^()]*\))?[^a-z]*$", re.I)
 _BULLET = re.compile(r"^\s*(?:[-*\u2022\u2023\u2043\u2219\u00b7]|\d+[.)]|[a-z][.)]|\(\w\))\s*")
 _SENTENCE_END = re.compile(r"(?<=\.)\s+(?=[A-Z])")
 
@@ -189,7 +238,7 @@ def _classes_found(text: str) -> tuple[set[str], str]:
     for name, pattern in _COMPILED:
         if pattern.search(text):
             found.add(name)
-            text = pattern.sub(" ", text)
+            text = pattern.sub(_CLASS_MARK, text)
     return found, text
 
 
@@ -288,30 +337,99 @@ def read_sentence(sentence: str, section: Section, source: str = "eligibility") 
     if _LEFTOVER_SCORE.search(rest):
         return criterion(CriterionKind.NOT_UNDERSTOOD)
     kind = _kind_of(found)
-    negated = kind is CriterionKind.HER2_POSITIVE and bool(_NEGATION.search(text))
-    return criterion(kind, negated)
+    negation = _NEGATION.search(text) if kind is CriterionKind.HER2_POSITIVE else None
+    if negation is not None:
+        # The understood denial is taken out; any other one still sinks the sentence.
+        text = text[: negation.start()] + _CLASS_MARK + text[negation.end() :]
+    if _DENIAL.search(_classes_found(_PRIOR_THERAPY.sub(" ", text))[1]):
+        return criterion(CriterionKind.NOT_UNDERSTOOD)
+    return criterion(kind, negation is not None)
+
+
+def _heading(line: str) -> tuple[Section, str] | None:
+    """The section a heading line opens and the item after its colon, or None."""
+    line = _BULLET.sub("", line, count=1)
+    match = _HEADING.match(line)
+    if match is not None:
+        return Section(match.group(1).lower()), match.group("rest")
+    # "Exclusion Criteria (all cohorts)" alone; never "Exclusion criteria apply ...".
+    match = _HEADING_ALONE.match(line)
+    if match is not None and _BARE_QUALIFIER.match(match.group("rest")):
+        return Section(match.group(1).lower()), ""
+    return None
+
+
+def _logical_lines(eligibility: str) -> Iterator[tuple[int, str]]:
+    """Each line with its indentation, a wrapped continuation joined to its first line.
+
+    An indented line that is not a bullet continues the line above ("* Tumour must
+    not be" / "  HER2-positive"), unless that line ends with ":" (then it is an
+    item of it).  Joined verbatim, so that every sentence stays a part of the text.
+    """
+    indent, parts = 0, list[str]()  # the line being built: its raw pieces
+    joinable = False  # whether the next indented line may continue it
+    for raw in eligibility.splitlines(keepends=True):
+        stripped = raw.strip()
+        indented = joinable and stripped and raw[:1].isspace()
+        if indented and not _BULLET.match(stripped) and _heading(stripped) is None:
+            parts.append(raw)
+            joinable = not stripped.endswith(":")
+            continue
+        if parts:
+            yield indent, "".join(parts)
+        indent, parts = len(raw) - len(raw.lstrip()), [raw] if stripped else []
+        joinable = bool(stripped) and not stripped.endswith(":") and _heading(stripped) is None
+    if parts:
+        yield indent, "".join(parts)
+
+
+def _items(eligibility: str) -> Iterator[tuple[Section, str, bool]]:
+    """Each sentence, its section, and whether it stands under a denying parent.
+
+    A line that ends with ":" and denies ("Patients must not have any of the
+    following:") makes what stands under it not a plain requirement.  Its scope
+    ends at a heading, at a line indented less than it, or at a line indented as
+    much as it once more-indented items were seen; in a flat list (items indented
+    like their parent) it runs to the next heading, since nothing tells its items
+    from the parent's siblings.
+    """
+    section = Section.UNKNOWN
+    parent: int | None = None  # the indentation of the denying parent in scope
+    nested = False
+    for indent, logical in _logical_lines(eligibility):
+        line = logical.strip()
+        heading = _heading(line)
+        if heading is not None:
+            section, line = heading
+            parent, nested = None, False
+            line = line.strip()
+            if not line:
+                continue
+        elif parent is not None:
+            if indent < parent or (indent == parent and nested):
+                parent, nested = None, False
+            elif indent > parent:
+                nested = True
+        denied = parent is not None
+        line = _BULLET.sub("", line).strip()
+        if line.endswith(":") and _DENIAL.search(normalise(line)) and parent is None:
+            parent, nested = indent, False
+        for part in _SENTENCE_END.split(line):
+            if part.strip():
+                yield section, part.strip(), denied
 
 
 def sentences(eligibility: str) -> Iterator[tuple[Section, str]]:
     """Each sentence of an eligibility text with the section it stands in.
 
-    Headings "Inclusion Criteria" / "Exclusion Criteria" switch the section; text
-    before any heading is ``unknown``.  Bullets are stripped; a bullet holding
-    several sentences is split at full stops.
+    Headings ("Inclusion Criteria", "**Exclusion Criteria:**", "Key exclusion
+    criteria include:", "Exclusion:", ...) switch the section; text after a
+    heading's colon is its first item; text before any heading is ``unknown``.
+    Bullets are stripped; an indented wrapped line is joined to the line above; a
+    bullet holding several sentences is split at full stops.
     """
-    section = Section.UNKNOWN
-    for raw in eligibility.splitlines():
-        line = raw.strip()
-        if not line:
-            continue
-        heading = _HEADING.match(line)
-        if heading:
-            section = Section(heading.group(1).lower())
-            continue
-        line = _BULLET.sub("", line).strip()
-        for part in _SENTENCE_END.split(line):
-            if part.strip():
-                yield section, part.strip()
+    for section, sentence, _denied in _items(eligibility):
+        yield section, sentence
 
 
 def read_study(
@@ -335,8 +453,11 @@ def read_study(
     if coded:
         return list(coded)
     found: list[Criterion] = []
-    for section, sentence in sentences(eligibility):
+    for section, sentence, denied in _items(eligibility):
         read = read_sentence(sentence, section)
+        if read is not None and denied and read.kind is not CriterionKind.HER2_MUTATION:
+            # Under "must not have any of the following:" a class is not required.
+            read = replace(read, kind=CriterionKind.NOT_UNDERSTOOD, negated=False)
         if read is not None:
             found.append(read)
     labels: list[Criterion] = []
