@@ -4,8 +4,8 @@ Seeded on the session's HAPI (tokens from Keycloak): studies whose HER2 eligibil
 text only, coded in a contained Group, coded in a Group of its own, and one whose Group
 is missing; and a patient's HER2 IHC result.  The service's own parts read them
 through the authenticated FHIR client: ``FhirResearchStudies`` (paging, the bound, the
-Group search), the patient's derivation (``service.app.patient``) and
-``trial_candidates``.
+Group search), the patient's derivation (``service.app.patient``), its current
+result (``current_her2``) and matching.
 """
 
 from __future__ import annotations
@@ -17,12 +17,12 @@ import pytest
 
 from service.app.fhir_store import FhirStore
 from service.app.patient import derive_patient
-from service.app.trial_candidates import trial_candidates
+from service.app.trial_matching import current_her2
 from service.clients.errors import FhirForbidden
 from service.clients.fhir import FhirClient
 from service.clients.research_studies import FhirResearchStudies
 from service.settings import DerivationSettings
-from service.trials.matching import Outcome
+from service.trials.matching import Outcome, match_studies
 from tests.builders import concept, observation
 from tests.builders.trials import SNOMED, component, group, interpretation, research_study
 from tests.integration.fhir_server import RUN, Fhir
@@ -136,7 +136,8 @@ def test_studies_read_and_matched_for_a_her2_low_patient(
     payload = FhirStore(fhir_client).patient_inputs(patient_id, settings.code_map.kinds.keys())
     derivation = derive_patient(payload, dt.datetime.now(dt.UTC), settings)
     assert derivation.usable
-    matches = trial_candidates(derivation.derived, studies.values())
+    current = current_her2(derivation.derived)
+    matches = match_studies(studies.values(), current)
     outcomes = {m.study.study_id: m.outcome for m in matches}
     assert outcomes == {
         seeded["text"]: Outcome.CANDIDATE,
@@ -147,7 +148,7 @@ def test_studies_read_and_matched_for_a_her2_low_patient(
     }
     contained = next(m for m in matches if m.study.study_id == seeded["contained"])
     assert {f.criterion.source for f in contained.findings if f.criterion} == {"characteristic"}
-    recruiting = trial_candidates(derivation.derived, studies.values(), statuses=["RECRUITING"])
+    recruiting = match_studies(studies.values(), current, statuses=["RECRUITING"])
     assert seeded["closed"] not in {m.study.study_id for m in recruiting}
     assert len(recruiting) == 4
 

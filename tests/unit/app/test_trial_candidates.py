@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from service.app.derivation import derive
-from service.app.trial_candidates import current_her2, match_summary, trial_candidates
-from service.clients.ctgov_files import load_directory
+from service.app.trial_matching import current_her2, match_patient
+from service.app.trial_sources import CtgovDirectory
+from service.fhir.trial_request import TrialFilters
 from service.her2 import Site, Status
-from service.trials.matching import PatientHer2
+from service.trials.matching import Finding, Outcome, PatientHer2
+from service.trials.model import CriterionKind, Section
 from tests.builders import BREAST, NOW, bundle, ihc_score, specimen
 from tests.builders.trials import CTGOV
 
@@ -63,25 +65,27 @@ def test_a_result_of_unknown_site_is_not_used() -> None:
 
 def test_candidates_for_an_ihc_1plus_breast_patient() -> None:
     derived = derive(bundle(*_breast("s", "1+", "2026-06-01")), NOW).derived
-    matches = trial_candidates(derived, load_directory(CTGOV).studies, statuses=["RECRUITING"])
-    summaries = {m.study.study_id: match_summary(m) for m in matches}
-    assert sorted(summaries) == ["FIXTURE-GASTRIC-POS", "NCT03734029"]
-    db04 = summaries["NCT03734029"]
-    assert db04["outcome"] == "candidate"
-    assert [(f["kind"], f["section"], f["outcome"]) for f in db04["findings"]] == [
-        ("her2_low", "inclusion", "candidate"),
-        ("her2_positive", "inclusion", "candidate"),
-        ("her2_low", "inclusion", "candidate"),
+    recruiting = TrialFilters(statuses=frozenset({"RECRUITING"}))
+    found = match_patient(derived, [CtgovDirectory(CTGOV)], recruiting)
+    assert found.issues == []
+    matches = {m.study.study_id: m for m in found.matches}
+    assert sorted(matches) == ["FIXTURE-GASTRIC-POS", "NCT03734029"]
+    db04 = matches["NCT03734029"]
+    assert db04.outcome is Outcome.CANDIDATE
+    assert [
+        (f.criterion.kind, f.criterion.section, f.outcome) for f in db04.findings if f.criterion
+    ] == [
+        (CriterionKind.HER2_LOW, Section.INCLUSION, Outcome.CANDIDATE),
+        (CriterionKind.HER2_POSITIVE, Section.INCLUSION, Outcome.CANDIDATE),
+        (CriterionKind.HER2_LOW, Section.INCLUSION, Outcome.CANDIDATE),
     ]
-    assert db04["findings"][1]["sentence"] == (
+    assert len(db04.findings) == 3
+    assert db04.findings[1].criterion is not None
+    assert db04.findings[1].criterion.sentence == (
         "Tumors previously not classified as HER2-positive on any prior pathology testing"
     )
-    gastric = summaries["FIXTURE-GASTRIC-POS"]
-    assert gastric["outcome"] == "excluded"
-    assert gastric["findings"][0] == {
-        "outcome": "excluded",
-        "reason": "the study is for gastroesophageal cancer",
-        "kind": None,
-        "section": None,
-        "sentence": None,
-    }
+    gastric = matches["FIXTURE-GASTRIC-POS"]
+    assert gastric.outcome is Outcome.EXCLUDED
+    assert gastric.findings[0] == Finding(
+        Outcome.EXCLUDED, "the study is for gastroesophageal cancer", None
+    )
