@@ -78,9 +78,17 @@ def derive_body() -> tuple[Context, Derivation]:
     """
     context = _context()
     authenticate(context)
-    payload = read_body()
+    return context, derive_payload(context, read_body())
+
+
+def derive_payload(context: Context, payload: Any) -> Derivation:
+    """Derive statelessly from a request's FHIR payload.
+
+    Raises:
+        ApiError: 413 over the caps, 400 for an envelope that cannot be read.
+    """
     try:
-        return context, context.application.derive(payload, context.now())
+        return context.application.derive(payload, context.now())
     except RequestTooLarge as exc:
         raise ApiError(413, exc.issues) from None
     except EnvelopeError as exc:

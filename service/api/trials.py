@@ -34,12 +34,12 @@ from service.api.responses import fhir_response
 from service.api.routes import (
     bounded,
     current_context,
+    derive_payload,
     open_patient_call,
     read_body,
     read_body_if_any,
 )
 from service.app.trial_matching import PatientTrials, match_patient, others_results
-from service.fhir.envelope import EnvelopeError, RequestTooLarge
 from service.fhir.research_study_out import searchset
 from service.fhir.trial_request import (
     PHASE_PARAMETER,
@@ -114,13 +114,9 @@ def trials_blueprint(base_path: str) -> Blueprint:
         _require_sources(context)
         try:
             asked = read_match_request(read_body())
-            derivation = context.application.derive(asked.payload, context.now())
         except TrialRequestError as exc:
             raise ApiError(400, exc.issues) from None
-        except RequestTooLarge as exc:
-            raise ApiError(413, exc.issues) from None
-        except EnvelopeError as exc:
-            raise ApiError(400, exc.issues) from None
+        derivation = derive_payload(context, asked.payload)
         note(groups=len(derivation.derived))
         if others_results(derivation.derived, asked.patient):
             raise ApiError.simple(
