@@ -7,6 +7,7 @@ store (``MemoryStore``) or locks instead of the real ones.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -175,7 +176,8 @@ def trial_sources(settings: TrialSettings, client: FhirClient | None) -> list[Tr
 
     sources: list[TrialSource] = []
     if settings.directory is not None:
-        sources.append(CtgovDirectory(settings.directory))
+        # Read once: a site restarts the service after updating its downloads.
+        sources.append(Refreshing(CtgovDirectory(settings.directory), math.inf))
     if settings.from_fhir and client is not None:
         sources.append(Refreshing(FhirResearchStudies(client), settings.refresh_seconds))
     return sources

@@ -3,10 +3,11 @@
 Every source answers ``studies()``; the composition root (``service.bootstrap``)
 builds the list of configured sources and the trial endpoints read all of them.
 The ResearchStudy reader of the FHIR server
-(``service.clients.research_studies``) satisfies the same Protocol structurally and
-is wrapped in :class:`Refreshing`.  A directory is read once, on first use (the studies a site
-downloaded change when it restarts the service); files that hold no study are
-logged by name only.
+(``service.clients.research_studies``) satisfies the same Protocol structurally.
+Both are wrapped in :class:`Refreshing`: the directory with no expiry (read once,
+on first use: a site restarts the service after updating its downloads; files that
+hold no study are logged by name only), the server's studies every
+``HER2_TRIALS_REFRESH_SECONDS``.
 """
 
 from __future__ import annotations
@@ -33,25 +34,24 @@ class TrialSource(Protocol):
 
 
 class CtgovDirectory:
-    """The ClinicalTrials.gov API v2 records of one directory (``HER2_TRIALS_DIR``)."""
+    """The ClinicalTrials.gov API v2 records of one directory (``HER2_TRIALS_DIR``).
+
+    Each call reads the directory; the composition root wraps it in
+    :class:`Refreshing` with no expiry, so it is read once per process.
+    """
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
-        self._studies: tuple[Study, ...] | None = None
-        self._lock = threading.Lock()
 
     def studies(self) -> Sequence[Study]:
-        """The directory's studies, read on the first call."""
-        with self._lock:
-            if self._studies is None:
-                loaded = load_directory(self.directory)
-                if loaded.skipped:
-                    _LOG.warning(
-                        "trial files without a study were skipped",
-                        extra={"fields": {"skipped": list(loaded.skipped)}},
-                    )
-                self._studies = loaded.studies
-            return self._studies
+        """The directory's studies (files holding none are logged by name)."""
+        loaded = load_directory(self.directory)
+        if loaded.skipped:
+            _LOG.warning(
+                "trial files without a study were skipped",
+                extra={"fields": {"skipped": list(loaded.skipped)}},
+            )
+        return loaded.studies
 
 
 class Refreshing:

@@ -33,12 +33,15 @@ class _Listed:
         return self.listed
 
 
-def test_a_directory_is_read_once(tmp_path: Path) -> None:
+def test_a_configured_directory_is_read_once(tmp_path: Path) -> None:
     shutil.copy(CTGOV / "NCT03734029.json", tmp_path)
-    source: TrialSource = CtgovDirectory(tmp_path)
+    (source,) = trial_sources(TrialSettings(tmp_path), None)
     assert [s.study_id for s in source.studies()] == ["NCT03734029"]
     shutil.copy(CTGOV / "NCT02614794.json", tmp_path)
     assert [s.study_id for s in source.studies()] == ["NCT03734029"]  # until a restart
+    # The directory source itself reads what is there now.
+    plain: TrialSource = CtgovDirectory(tmp_path)
+    assert [s.study_id for s in plain.studies()] == ["NCT02614794", "NCT03734029"]
 
 
 def test_a_study_in_two_sources_is_kept_once_first_source_first() -> None:
@@ -130,4 +133,6 @@ def test_the_composition_root_adds_the_fhir_source_only_when_switched_on() -> No
     assert isinstance(source.source, FhirResearchStudies)
     assert source.source.client is client
     both = trial_sources(TrialSettings(CTGOV, from_fhir=True), client)
-    assert [type(s) for s in both] == [CtgovDirectory, Refreshing]  # downloaded records first
+    assert all(isinstance(s, Refreshing) for s in both)
+    inner = [type(s.source) for s in both if isinstance(s, Refreshing)]
+    assert inner == [CtgovDirectory, FhirResearchStudies]  # downloaded records first
