@@ -196,6 +196,17 @@ _LEFTOVER_SCORE = re.compile(r"\b[0-3]\+|\bihc (?:score (?:of )?)?[0-3]\b")
 
 _GASTRO = re.compile(r"gastr|esophag|oesophag|\bgej\b|\bgoj\b|junction")
 _BREAST = re.compile(r"breast")
+# Tumour sites other than breast and gastroesophageal, as study conditions name them.  A
+# study of no breast or gastric site that names one of these (a colorectal or lung HER2
+# trial) is not answered by a breast or gastric result: it is left for review, never a
+# candidate.  A study naming no organ (a "HER2-positive solid tumours" basket) is still
+# matched on the patient's one result.
+_OTHER_SITE = re.compile(
+    r"colo(?:n|rectal)|rect(?:al|um)|\blung|nsclc|bladder|urothelial|biliary|cholangio|"
+    r"gallbladder|endometri|uter(?:ine|us)|ovar(?:y|ian)|cervi(?:x|cal)|pancrea|prostat|"
+    r"salivary|head and neck|hepatocellular|\bliver|kidney|\brenal|melanoma|glioma|"
+    r"\bbrain|sarcoma|thyroid"
+)
 
 
 def normalise(sentence: str) -> str:
@@ -213,6 +224,11 @@ def site_named(text: str) -> Site | None:
     if gastro == breast:
         return None
     return Site.GASTROESOPHAGEAL if gastro else Site.BREAST
+
+
+def names_other_site(text: str) -> bool:
+    """Whether a text names a tumour site other than breast and gastroesophageal."""
+    return bool(_OTHER_SITE.search(text.lower()))
 
 
 def _classes_found(text: str) -> tuple[set[str], str]:
@@ -399,4 +415,11 @@ def _union(labels: list[Criterion]) -> list[Criterion]:
     return [Criterion(kind, Section.INCLUSION, joined, site=site, source=status[0].source), *rest]
 
 
-__all__ = ["normalise", "read_sentence", "read_study", "sentences", "site_named"]
+__all__ = [
+    "names_other_site",
+    "normalise",
+    "read_sentence",
+    "read_study",
+    "sentences",
+    "site_named",
+]

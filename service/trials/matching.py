@@ -26,13 +26,12 @@ eligibility decision.
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 from service.her2 import Site, Status
-from service.trials.criteria import read_study, site_named
+from service.trials.criteria import names_other_site, read_study, site_named
 from service.trials.model import (
     NEGATIVE_CLASSES,
     Criterion,
@@ -186,19 +185,6 @@ def _contradictory(criteria: list[Criterion]) -> list[Criterion]:
     return found
 
 
-# Tumour sites other than breast and gastroesophageal, as study conditions name them.  A
-# study of no breast or gastric site that names one of these (a colorectal or lung HER2
-# trial) is not answered by a breast or gastric result: it is left for review, never a
-# candidate.  A study naming no organ (a "HER2-positive solid tumours" basket) is still
-# matched on the patient's one result.
-_OTHER_SITE = re.compile(
-    r"colo(?:n|rectal)|rect(?:al|um)|\blung|nsclc|bladder|urothelial|biliary|cholangio|"
-    r"gallbladder|endometri|uter(?:ine|us)|ovar(?:y|ian)|cervi(?:x|cal)|pancrea|prostat|"
-    r"salivary|head and neck|hepatocellular|\bliver|kidney|\brenal|melanoma|glioma|"
-    r"\bbrain|sarcoma|thyroid"
-)
-
-
 def _patient_for(
     site: Site | None, results: Mapping[Site, PatientHer2]
 ) -> tuple[PatientHer2 | None, Finding | None]:
@@ -243,7 +229,7 @@ def match_study(study: Study, results: Mapping[Site, PatientHer2]) -> TrialMatch
     patient, problem = _patient_for(site, results)
     if problem is not None:
         findings.append(problem)
-    elif site is None and _OTHER_SITE.search(" ".join((*study.conditions, study.title)).lower()):
+    elif site is None and names_other_site(" ".join((*study.conditions, study.title))):
         findings.append(
             Finding(Outcome.NEEDS_REVIEW, "the study names a tumour site other than this result's")
         )
