@@ -183,14 +183,15 @@ def read_match_request(body: object) -> MatchRequest:
         resource = entry["resource"]
         if resource.get("resourceType") not in _SUBJECT_TYPES:
             continue
-        if "subject" not in resource:
-            entry["resource"] = {**resource, "subject": {"reference": subject}}
-        elif not _names_patient(resource["subject"], names):
+        if "subject" in resource and not _names_patient(resource["subject"], names):
             raise _refuse(
                 "invariant",
                 "A resource's subject is not the Bundle's Patient (one patient per request).",
                 "Bundle.entry",
             )
+        # One spelling of the Patient for the derivation (a Patient id that is no FHIR
+        # id, ``Patient/search_patient``, would be an unreadable reference to it).
+        entry["resource"] = {**resource, "subject": {"reference": subject}}
     return MatchRequest(
         {"resourceType": "Bundle", "type": "collection", "entry": kept}, filters, f"Patient/{pid}"
     )

@@ -81,13 +81,19 @@ def test_resources_without_subject_are_the_patients(full_url: bool) -> None:
     assert all("subject" not in e["resource"] for e in body["entry"])
 
 
-def test_a_subject_naming_the_patient_is_kept_in_each_form() -> None:
+@pytest.mark.parametrize("pid", [None, "search_patient"])  # its own id; one that is no FHIR id
+def test_a_subject_naming_the_patient_in_any_form_is_taken_as_one_reference(
+    pid: str | None,
+) -> None:
     body = mcode_request("breast-her2-low")
-    pid = body["entry"][0]["resource"]["id"]
-    body["entry"][2]["resource"]["subject"] = {"reference": f"Patient/{pid}"}
+    if pid is not None:
+        body["entry"][0]["resource"]["id"] = pid
+    named = body["entry"][0]["resource"]["id"]
+    body["entry"][2]["resource"]["subject"] = {"reference": f"Patient/{named}"}
     kept = read_match_request(body).payload["entry"]
-    assert kept[2]["resource"]["subject"] == {"reference": f"Patient/{pid}"}
-    assert kept[3]["resource"]["subject"]["reference"] == body["entry"][0]["fullUrl"]
+    patient_url = body["entry"][0]["fullUrl"]
+    assert kept[2]["resource"]["subject"] == {"reference": patient_url}
+    assert kept[3]["resource"]["subject"]["reference"] == patient_url
 
 
 @pytest.mark.parametrize(
