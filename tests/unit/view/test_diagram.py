@@ -10,13 +10,14 @@ highlighted is the table row that fired.
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from dataclasses import replace
 
 import pytest
 
 from service.her2 import Her2Result, SpecimenInput, default_ruleset, evaluate, load_ruleset
 from service.her2.inputs import ish_from, prior_from
 from service.view.diagram import MarkedFlow, diagrams, path_text
-from service.view.flows import FRAME, figures, walk
+from service.view.flows import FRAME, Figures, figures, walk
 from service.view.svg import draw
 from tests.builders import FIXTURES, dual, single, spec
 
@@ -232,11 +233,17 @@ def test_figures_carry_the_thresholds_of_the_results_rule_set(site: str) -> None
         assert any("copies only when < 2.2" in line for line in taken), taken
 
 
-def test_recount_box_names_the_rule_sets_minimum_cells() -> None:
-    recount = next(
-        step for flow in DRAWN.breast for step in walk(flow.root) if step.key == "recount"
+def _recount_label(drawn: Figures) -> str:
+    return next(
+        step.label for flow in drawn.breast for step in walk(flow.root) if step.key == "recount"
     )
-    assert f"≥ {default_ruleset().thresholds.min_cells_counted} cells" in recount.label
+
+
+def test_recount_box_names_the_rule_sets_minimum_cells() -> None:
+    assert f"≥ {default_ruleset().thresholds.min_cells_counted} cells" in _recount_label(DRAWN)
+    # Drawn from the thresholds, not fixed text: another minimum is drawn as such.
+    other = replace(default_ruleset().thresholds, min_cells_counted=40)
+    assert "≥ 40 cells" in _recount_label(figures(other))
 
 
 def _svg(result: Her2Result, specimen: SpecimenInput) -> list[ET.Element]:
