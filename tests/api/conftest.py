@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
 from service.api import create_app
 from service.settings import AuthSettings, Settings
-from tests.builders import NOW
+from tests.builders import NOW, ports
 
 
 @pytest.fixture
@@ -40,7 +38,4 @@ def unreachable_client() -> FlaskClient:
 @pytest.fixture
 def free_port() -> int:
     """A loopback port nothing listens on right now, for a real server."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    return ports.free_port()

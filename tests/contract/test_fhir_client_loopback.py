@@ -13,17 +13,11 @@ import pytest
 
 from service.clients.errors import FhirServerUnavailable, FhirTimeout
 from service.clients.fhir import FhirClient
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+from tests.builders.ports import free_port
 
 
 def test_connection_refused_is_unavailable() -> None:
-    port = _free_port()  # nothing listens there any more
+    port = free_port()  # nothing listens there any more
     with pytest.raises(FhirServerUnavailable):
         FhirClient(f"http://127.0.0.1:{port}/fhir", connect_timeout=0.5, retries=1).capabilities()
 

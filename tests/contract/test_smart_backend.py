@@ -8,7 +8,6 @@ token issued at all proves the assertion was right.
 from __future__ import annotations
 
 import json
-import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,6 +26,7 @@ from service.clients.fhir import FhirClient
 from service.clients.keys import SigningKey, load_signing_key
 from service.clients.smart import SmartBackendTokens
 from service.settings import DEFAULT_SMART_SCOPES
+from tests.builders.ports import free_port
 from tests.builders.smart import CLIENT_ID, KEY_ID, FhirStandIn, TokenServer, ehr, recorder
 from tests.builders.tokens import PrivateKey, new_key
 
@@ -210,10 +210,7 @@ def test_an_unreachable_token_endpoint_is_unavailable(
     running: tuple[TokenServer, FhirStandIn], rsa_key: PrivateKey, tmp_path: Path
 ) -> None:
     _, fhir = running
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    closed = f"http://127.0.0.1:{port}/token"
+    closed = f"http://127.0.0.1:{free_port()}/token"
     with pytest.raises(FhirAuthUnavailable):
         client(fhir, signing_key(rsa_key, tmp_path), token_url=closed)[0].capabilities()
 

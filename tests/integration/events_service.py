@@ -28,6 +28,7 @@ from typing import Any
 import requests
 
 from service.settings import DEFAULT_SMART_SCOPES
+from tests.builders.ports import free_port
 from tests.integration.keycloak import SUBSCRIPTION_SCOPES, Keycloak
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,14 +46,6 @@ UNAUTHENTICATED = {"HER2_FHIR_AUTH": "none", "HER2_AUTH": "off"}
 def auth_env(keycloak: Keycloak, scopes: str = SERVICE_SCOPES) -> dict[str, str]:
     """The service's ``HER2_FHIR_*`` (outbound) and ``HER2_AUTH_*`` (inbound) at Keycloak."""
     return {**keycloak.service_fhir_env(scopes), **keycloak.service_auth_env()}
-
-
-def free_port() -> int:
-    """A loopback port nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def wait_for(condition: Callable[[], Any], timeout: float, what: str, step: float = 0.1) -> Any:

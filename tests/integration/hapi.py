@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -29,6 +28,7 @@ from pathlib import Path
 import requests
 
 from scripts.maven import java_classpath
+from tests.builders.ports import free_port
 
 PROJECT = Path(__file__).resolve().parents[1] / "hapi_server"
 START_TIMEOUT = 240.0
@@ -97,14 +97,6 @@ def fhir_server(log_dir: Path, auth: HapiAuth | None = None) -> Iterator[str]:
         yield server.base_url
     finally:
         server.stop()
-
-
-def free_port() -> int:
-    """A port nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class HapiServer:

@@ -51,7 +51,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from service.clients.keys import SigningKey, load_signing_key
 from service.clients.smart import SmartBackendTokens
 from service.settings import AuthSettings, SmartBackendSettings
-from tests.integration.hapi import HapiAuth, fhir_server, free_port
+from tests.builders.ports import free_port
+from tests.integration.hapi import HapiAuth, fhir_server
 
 VERSION = "26.7.3"
 ARTIFACT = f"org.keycloak:keycloak-quarkus-dist:{VERSION}:tar.gz"

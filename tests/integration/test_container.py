@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from tests.builders import FIXTURES
-from tests.integration.hapi import free_port
+from tests.builders.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 PAYLOAD = FIXTURES / "inputs" / "breast-panel-diagnosticreport.json"

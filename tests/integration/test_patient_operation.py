@@ -11,8 +11,8 @@ from flask.testing import FlaskClient
 from service.fhir.codes import SID_STATUS, SID_THERAPY_LIST
 from service.settings import DEFAULT_SMART_SCOPES
 from tests.builders import LOINC, concept, observation, quantity, specimen
+from tests.builders.ports import free_port
 from tests.integration.fhir_server import Fhir
-from tests.integration.hapi import free_port
 from tests.integration.keycloak import SERVICE_CLIENT, Keycloak
 
 OP = "/fhir/Patient/{}/$her2-status"

@@ -22,8 +22,8 @@ from selenium.webdriver.support.wait import WebDriverWait
 from tests.builders import bundle_rule_ids, ihc_score, ish_observations
 from tests.builders.browser import chromium, console_errors, screenshot, serving
 from tests.builders.keycloak_view import add_view_login, log_in
+from tests.builders.ports import free_port
 from tests.integration.fhir_server import Fhir
-from tests.integration.hapi import free_port
 from tests.integration.keycloak import READ_ONLY_ENGINE, REALM, SERVICE_AUDIENCE, Keycloak
 
 
