@@ -98,6 +98,8 @@ def audited_call(fields: dict[str, Any] | None = None) -> AuditedCall | None:
         subject=fields.get("subject"),
         issuer=context.settings.auth.issuer,
         client_address=request.remote_addr,
+        # Only the methods the routes accept reach here: never a caller's free text.
+        method="GET" if request.method == "GET" else "POST",
     )
 
 

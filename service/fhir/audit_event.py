@@ -79,6 +79,7 @@ class AuditedCall:
         subject: the token's ``sub`` (None: none).
         issuer: the token issuer, namespace of ``client_id`` and ``sub``.
         client_address: the caller's IP address (None: unknown).
+        method: the HTTP method the operation was called with (``GET`` or ``POST``).
     """
 
     patient_id: str
@@ -90,6 +91,7 @@ class AuditedCall:
     subject: str | None = None
     issuer: str | None = None
     client_address: str | None = None
+    method: str = "POST"
 
 
 def outcome_for(status: int) -> str:
@@ -128,7 +130,7 @@ def _ip_address(value: str | None) -> str | None:
 
 def query_text(call: AuditedCall) -> str:
     """The call rebuilt from validated values: method, path and ``persist`` only."""
-    text = f"POST {call.operation_path}"
+    text = f"{call.method} {call.operation_path}"
     if call.persist is not None:
         text += f"\npersist={'true' if call.persist else 'false'}"
     return text

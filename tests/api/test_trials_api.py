@@ -8,6 +8,7 @@ which counts its reads so that "refused before anything is read" is tested.
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 from collections.abc import Collection, Iterator
@@ -332,3 +333,31 @@ def test_both_endpoints_leave_an_audit_line(
         ("$her2-trial-candidates", KNOWN, 200),
         ("getClinicalTrial", None, 200),
     ]
+
+
+def test_the_audit_event_names_the_method_the_operation_was_called_with(tmp_path: Path) -> None:
+    store = _store()
+    audited = _client(
+        Settings(
+            fhir_base_url="http://memory.test/fhir",
+            auth=AuthSettings.off(),
+            trials=TRIALS,
+            audit="fhir",
+        ),
+        store,
+        tmp_path,
+    )
+    assert _operation(audited, headers={"X-Request-ID": "by-get"}).status_code == 200
+    posted = audited.post(OPERATION.format(KNOWN), headers={"X-Request-ID": "by-post"})
+    assert posted.status_code == 200
+    queries = {}
+    for reference, event in store.resources.items():
+        if reference.startswith("AuditEvent/"):
+            entities = {e["type"]["code"]: e for e in event["entity"]}
+            request_id = entities["XrequestId"]["what"]["identifier"]["value"]
+            queries[request_id] = base64.b64decode(entities["2"]["query"]).decode()
+    path = OPERATION.format(KNOWN)
+    assert queries == {
+        "by-get": f"GET {path}\npersist=false",
+        "by-post": f"POST {path}\npersist=false",
+    }
