@@ -194,7 +194,11 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
 _COMPILED = tuple((name, re.compile(pattern)) for name, pattern in _PATTERNS)
 _LEFTOVER_SCORE = re.compile(r"\b[0-3]\+|\bihc (?:score (?:of )?)?[0-3]\b")
 
-_GASTRO = re.compile(r"gastr|esophag|oesophag|\bgej\b|\bgoj\b|junction")
+# "Gastrointestinal" (GIST, "GI cancers", colorectal included) and "gastroenteropancreatic"
+# (neuroendocrine) name more than the stomach and oesophagus: they are another site below,
+# never read as gastroesophageal, so a gastric result is not matched to them unreviewed.
+_NOT_GASTRIC = r"o-?\s?(?:intestin|entero)"
+_GASTRO = re.compile(rf"gastr(?!{_NOT_GASTRIC})|esophag|oesophag|\bgej\b|\bgoj\b|junction")
 _BREAST = re.compile(r"breast")
 # Tumour sites other than breast and gastroesophageal, as study conditions name them.  A
 # study of no breast or gastric site that names one of these (a colorectal or lung HER2
@@ -205,7 +209,7 @@ _OTHER_SITE = re.compile(
     r"colo(?:n|rectal)|rect(?:al|um)|\blung|nsclc|bladder|urothelial|biliary|cholangio|"
     r"gallbladder|endometri|uter(?:ine|us)|ovar(?:y|ian)|cervi(?:x|cal)|pancrea|prostat|"
     r"salivary|head and neck|hepatocellular|\bliver|kidney|\brenal|melanoma|glioma|"
-    r"\bbrain|sarcoma|thyroid"
+    r"\bbrain|sarcoma|thyroid|" + rf"gastr{_NOT_GASTRIC}|\bgist\b|\bgi\b"
 )
 
 

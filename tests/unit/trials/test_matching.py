@@ -196,6 +196,44 @@ def test_a_trial_of_another_organ_is_not_a_candidate_for_a_breast_result(
     assert match.outcome is Outcome.NEEDS_REVIEW
 
 
+@pytest.mark.parametrize(
+    "conditions",
+    [
+        ("Gastrointestinal Cancer",),
+        ("Gastro-intestinal Neoplasms",),
+        ("Gastrointestinal Stromal Tumors",),
+        ("GIST",),
+        ("Gastroenteropancreatic Neuroendocrine Tumors",),
+        ("HER2-positive GI Cancers",),
+    ],
+)
+def test_a_gastrointestinal_trial_is_not_read_as_gastroesophageal(
+    conditions: tuple[str, ...],
+) -> None:
+    trial = study("Inclusion Criteria:\n- HER2-positive disease", conditions)
+    gastric = PatientHer2(G, Status.POSITIVE, False, False)
+    match = match_study(trial, {G: gastric})
+    assert match.site is None
+    assert match.outcome is Outcome.NEEDS_REVIEW
+    assert "other than" in match.findings[0].reason
+
+
+@pytest.mark.parametrize(
+    "conditions",
+    [
+        ("Gastric Cancer",),
+        ("Gastroesophageal Junction Adenocarcinoma",),
+        ("Gastro-oesophageal Cancer",),
+        ("Gastric Cancer", "Gastrointestinal Cancer"),
+    ],
+)
+def test_a_gastric_or_junction_trial_is_gastroesophageal(conditions: tuple[str, ...]) -> None:
+    trial = study("Inclusion Criteria:\n- HER2-positive disease", conditions)
+    match = match_study(trial, {G: PatientHer2(G, Status.POSITIVE, False, False)})
+    assert match.site is G
+    assert match.outcome is Outcome.CANDIDATE
+
+
 def test_a_basket_trial_naming_no_organ_is_matched_on_the_one_result() -> None:
     trial = study("Inclusion Criteria:\n- HER2-positive disease", ("HER2-positive Solid Tumors",))
     match = match_study(
