@@ -38,9 +38,9 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 
-from service.her2 import Site
 from service.trials.model import KIND_CLASSES, Criterion, CriterionKind, Her2Class, Section
 from service.trials.sections import items
+from service.trials.sites import site_named
 
 _DASHES = str.maketrans(
     {"\u2013": "-", "\u2014": "-", "\u2212": "-", "\u2010": "-", "\u2011": "-", "\uff0b": "+"}
@@ -194,24 +194,6 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
 _COMPILED = tuple((name, re.compile(pattern)) for name, pattern in _PATTERNS)
 _LEFTOVER_SCORE = re.compile(r"\b[0-3]\+|\bihc (?:score (?:of )?)?[0-3]\b")
 
-# "Gastrointestinal" (GIST, "GI cancers", colorectal included) and "gastroenteropancreatic"
-# (neuroendocrine) name more than the stomach and oesophagus: they are another site below,
-# never read as gastroesophageal, so a gastric result is not matched to them unreviewed.
-_NOT_GASTRIC = r"o-?\s?(?:intestin|entero)"
-_GASTRO = re.compile(rf"gastr(?!{_NOT_GASTRIC})|esophag|oesophag|\bgej\b|\bgoj\b|junction")
-_BREAST = re.compile(r"breast")
-# Tumour sites other than breast and gastroesophageal, as study conditions name them.  A
-# study of no breast or gastric site that names one of these (a colorectal or lung HER2
-# trial) is not answered by a breast or gastric result: it is left for review, never a
-# candidate.  A study naming no organ (a "HER2-positive solid tumours" basket) is still
-# matched on the patient's one result.
-_OTHER_SITE = re.compile(
-    r"colo(?:n|rectal)|rect(?:al|um)|\blung|nsclc|bladder|urothelial|biliary|cholangio|"
-    r"gallbladder|endometri|uter(?:ine|us)|ovar(?:y|ian)|cervi(?:x|cal)|pancrea|prostat|"
-    r"salivary|head and neck|hepatocellular|\bliver|kidney|\brenal|melanoma|glioma|"
-    r"\bbrain|sarcoma|thyroid|" + rf"gastr{_NOT_GASTRIC}|\bgist\b|\bgi\b"
-)
-
 
 def normalise(sentence: str) -> str:
     """The sentence lower-cased with HER2, IHC and ISH spellings unified."""
@@ -219,20 +201,6 @@ def normalise(sentence: str) -> str:
     for pattern, replacement in _REWRITES:
         text = re.sub(pattern, replacement, text)
     return re.sub(r"\s+", " ", text).strip()
-
-
-def site_named(text: str) -> Site | None:
-    """The site a text names: gastroesophageal, breast, or None (neither or both)."""
-    lowered = text.lower()
-    gastro, breast = bool(_GASTRO.search(lowered)), bool(_BREAST.search(lowered))
-    if gastro == breast:
-        return None
-    return Site.GASTROESOPHAGEAL if gastro else Site.BREAST
-
-
-def names_other_site(text: str) -> bool:
-    """Whether a text names a tumour site other than breast and gastroesophageal."""
-    return bool(_OTHER_SITE.search(text.lower()))
 
 
 def _classes_found(text: str) -> tuple[set[str], str]:
@@ -419,11 +387,4 @@ def _union(labels: list[Criterion]) -> list[Criterion]:
     return [Criterion(kind, Section.INCLUSION, joined, site=site, source=status[0].source), *rest]
 
 
-__all__ = [
-    "names_other_site",
-    "normalise",
-    "read_sentence",
-    "read_study",
-    "sentences",
-    "site_named",
-]
+__all__ = ["normalise", "read_sentence", "read_study", "sentences"]

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from service.her2 import Site, Status
-from service.trials.criteria import names_other_site, read_study, site_named
+from service.trials.criteria import read_study
 from service.trials.model import (
     NEGATIVE_CLASSES,
     Criterion,
@@ -40,6 +40,7 @@ from service.trials.model import (
     Section,
     Study,
 )
+from service.trials.sites import other_site, site_named
 
 
 class Outcome(StrEnum):
@@ -229,7 +230,7 @@ def match_study(study: Study, results: Mapping[Site, PatientHer2]) -> TrialMatch
     patient, problem = _patient_for(site, results)
     if problem is not None:
         findings.append(problem)
-    elif site is None and names_other_site(" ".join((*study.conditions, study.title))):
+    elif site is None and other_site(study.conditions, study.title):
         findings.append(
             Finding(Outcome.NEEDS_REVIEW, "the study names a tumour site other than this result's")
         )
