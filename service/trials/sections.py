@@ -15,22 +15,46 @@ from service.trials.model import Section
 
 # A heading, after any bullet and Markdown emphasis: "Exclusion Criteria:", "**Key
 # Inclusion Criteria:**", "Exclusion Criteria (all cohorts):", "Exclusion criteria for
-# all participants:", "Key exclusion criteria include:", "Exclusion:".  Text after the
-# colon is the section's first item ("Exclusion Criteria: * HER2-low").  Without
-# "criteria" only the word and a colon make a heading ("Exclusion of patients with ..."
-# is an item); without a colon only a parenthesis may follow "criteria".
+# all participants:", "Key exclusion criteria include:", "Exclusion:", "Non-inclusion
+# criteria:", "Exclusions:".  Text after the colon is the section's first item
+# ("Exclusion Criteria: * HER2-low").  Without "criteria" only the word and a colon, or
+# the word alone on its line, make a heading ("Exclusion of patients with ..." is an
+# item); without a colon only a parenthesis or "include"/"are as follows" may follow
+# "criteria".
 _HEADING_WORD = (
-    r"^[\s*_#]*(?:(?:key|main|major|general|additional|other)\s+)?(inclusion|exclusion)\b"
+    r"^[\s*_#]*(?:(?:key|main|major|general|additional|other)\s+)?"
+    r"(?P<word>inclusion|exclusion|non-?inclusion)s?\b"
 )
 _HEADING = re.compile(
     # Possessive: nothing is tried twice, so a long line costs linear time.
     rf"{_HEADING_WORD}(?:\s+criteria\b[^:]{{0,80}}+)?[\s*_]*+:[\s*_]*+(?P<rest>.*)$",
     re.I | re.S,
 )
-_HEADING_ALONE = re.compile(rf"{_HEADING_WORD}\s+criteria\b(?P<rest>.*)$", re.I | re.S)
-_BARE_QUALIFIER = re.compile(r"^(?:\s*\([^()]*\))?[^a-z]*$", re.I)
+_HEADING_ALONE = re.compile(rf"{_HEADING_WORD}(?:\s+criteria\b)?(?P<rest>.*)$", re.I | re.S)
+_BARE_QUALIFIER = re.compile(
+    r"^(?:\s*\([^()]*\))?\s*(?:includes?|are(?: as follows)?)?[^a-z]*$", re.I
+)
 _BULLET = re.compile(r"^\s*(?:[-*\u2022\u2023\u2043\u2219\u00b7]|\d+[.)]|[a-z][.)]|\(\w\))\s*")
 _SENTENCE_END = re.compile(r"(?<=\.)\s+(?=[A-Z])")
+# A lead-in line whose items follow: it ends with a colon or a dash (Markdown emphasis
+# aside: "**Patients must not have:**"), or with the words that leave a sentence open
+# ("Patients are ineligible if they have", "... include").
+_EMPHASIS_END = re.compile(r"[\s*_\u00a0]+$")
+_OPEN_END = re.compile(
+    # A dash only after a space: "HR+/HER2-" ends a criterion, not a lead-in.
+    r"(?::|\s[\-\u2013]|\b(?:includes?|including|following|have|has|if|of|are|is|with))$",
+    re.I,
+)
+# An unbulleted line of the inclusion section that speaks of exclusion and names no
+# HER2 ("Exclusion criteria apply as below") starts something the reader cannot place:
+# what follows is in no known section, so it is never read as a requirement.
+_SPEAKS_OF_EXCLUSION = re.compile(r"exclu|non-?inclusion|not eligible|ineligib", re.I)
+_NAMES_HER2 = re.compile(r"her[- ]?2|erbb", re.I)
+
+
+def _section(word: str) -> Section:
+    word = word.lower()
+    return Section.INCLUSION if word.startswith("inclusion") else Section.EXCLUSION
 
 
 def heading(line: str) -> tuple[Section, str] | None:
@@ -38,12 +62,18 @@ def heading(line: str) -> tuple[Section, str] | None:
     line = _BULLET.sub("", line, count=1)
     match = _HEADING.match(line)
     if match is not None:
-        return Section(match.group(1).lower()), match.group("rest")
-    # "Exclusion Criteria (all cohorts)" alone; never "Exclusion criteria apply ...".
+        return _section(match.group("word")), match.group("rest")
+    # "Exclusion Criteria (all cohorts)" or "Exclusion" alone; never "Exclusion criteria
+    # apply ...".
     match = _HEADING_ALONE.match(line)
     if match is not None and _BARE_QUALIFIER.match(match.group("rest")):
-        return Section(match.group(1).lower()), ""
+        return _section(match.group("word")), ""
     return None
+
+
+def leads_in(line: str) -> bool:
+    """Whether a line introduces the items under it (see ``_OPEN_END``)."""
+    return bool(_OPEN_END.search(_EMPHASIS_END.sub("", line)))
 
 
 def logical_lines(eligibility: str) -> Iterator[tuple[int, str]]:
@@ -60,12 +90,12 @@ def logical_lines(eligibility: str) -> Iterator[tuple[int, str]]:
         indented = joinable and stripped and raw[:1].isspace()
         if indented and not _BULLET.match(stripped) and heading(stripped) is None:
             parts.append(raw)
-            joinable = not stripped.endswith(":")
+            joinable = not leads_in(stripped)
             continue
         if parts:
             yield indent, "".join(parts)
         indent, parts = len(raw) - len(raw.lstrip()), [raw] if stripped else []
-        joinable = bool(stripped) and not stripped.endswith(":") and heading(stripped) is None
+        joinable = bool(stripped) and not leads_in(stripped) and heading(stripped) is None
     if parts:
         yield indent, "".join(parts)
 
@@ -102,12 +132,21 @@ def items(eligibility: str, denies: Callable[[str], bool]) -> Iterator[tuple[Sec
             elif indent > parent:
                 nested = True
         denied = parent is not None
+        bulleted = _BULLET.match(line) is not None
         line = _BULLET.sub("", line).strip()
-        if line.endswith(":") and denies(line) and parent is None:
+        if leads_in(line) and denies(line) and parent is None:
             parent, nested = indent, False
+        elif (
+            section is Section.INCLUSION
+            and not bulleted
+            and opened is None
+            and _SPEAKS_OF_EXCLUSION.search(line)
+            and not _NAMES_HER2.search(line)
+        ):
+            section = Section.UNKNOWN
         for part in _SENTENCE_END.split(line):
             if part.strip():
                 yield section, part.strip(), denied
 
 
-__all__ = ["heading", "items", "logical_lines"]
+__all__ = ["heading", "items", "leads_in", "logical_lines"]

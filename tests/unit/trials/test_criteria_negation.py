@@ -150,6 +150,13 @@ EXCLUSION_HEADINGS = [
     "## Exclusion Criteria",
     "Exclusion Criteria (all cohorts)",
     "Exclusion Criteria - all patients:",
+    "Non-inclusion criteria:",
+    "Noninclusion Criteria:",
+    "Exclusions:",
+    "Exclusion Criteria include",
+    "Exclusion",
+    "**Exclusion Criteria**",
+    "Exclusion Criteria -",
 ]
 
 
@@ -246,3 +253,45 @@ def test_a_wrapped_denial_is_not_understood() -> None:
     text = "Inclusion Criteria:\n* Breast cancer without\n  HER2 overexpression"
     assert [c.kind for c in read_study(text)] == [NU]
     assert _outcome(text, "positive") is not Outcome.CANDIDATE
+
+
+@pytest.mark.parametrize(
+    "parent",
+    [
+        "* **Patients with any of the following are not eligible:**",
+        "* _Patients must not have:_",
+        "* Patients with any of the following are not eligible -",
+        "Patients are ineligible if they have",
+        "* Patients must not have",
+    ],
+)
+def test_a_denying_lead_in_in_any_spelling_denies_its_items(parent: str) -> None:
+    text = f"Inclusion Criteria:\n* Metastatic breast cancer\n{parent}\n\n  * HER2-positive disease"
+    assert [c.kind for c in read_study(text)] == [NU]
+    assert _outcome(text, "positive") is not Outcome.CANDIDATE
+
+
+def test_a_criterion_ending_in_a_dash_is_no_lead_in() -> None:
+    text = "Inclusion Criteria:\n* HR+/HER2-\n  breast cancer\n* HER2-low disease"
+    assert [c.kind for c in read_study(text)] == [
+        CriterionKind.HER2_NEGATIVE,
+        CriterionKind.HER2_LOW,
+    ]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Criteria for exclusion:",
+        "Eligibility exclusions:",
+        "Exclusion criteria apply as below",
+        "Patients are not eligible in these cases",
+    ],
+)
+def test_an_unplaced_line_about_exclusion_ends_the_inclusion_section(line: str) -> None:
+    text = f"Inclusion Criteria:\n* HER2-low disease\n{line}\n* HER2-positive disease"
+    first, second = read_study(text)
+    assert (first.kind, first.section) == (CriterionKind.HER2_LOW, Section.INCLUSION)
+    assert second.kind is NU or second.section is Section.UNKNOWN
+    assert _outcome(text, "positive") is not Outcome.CANDIDATE
+    assert _outcome(text, "low") is not Outcome.CANDIDATE  # what follows cannot be placed
