@@ -16,18 +16,28 @@ HER2 0 = IHC 0; negative) and nothing else.  Anything it cannot place exactly is
 - a HER2 mutation named together with HER2 expression;
 - scores naming part of a class only ("IHC 3+", "IHC 1+", "IHC 0-1+" without the
   class in words): the classes cannot tell IHC 1+ from IHC 2+/ISH-negative;
+- a class word defined by scores naming part of it ("HER2-negative (IHC 0)",
+  "HER2-positive (IHC 3+)"): the study takes that part only;
 - a criterion for a subgroup only ("If HER2-positive, ...", a cohort or an arm);
 - a sentence naming HER2 with no recognised status;
-- any denial the one precise negation ("not/never ... HER2-positive") does not
-  account for: "no HER2 overexpression", "without", "non-", "except", "other
-  than", "excluded", "ineligible", "lack of", "absence of", "amplification
-  negative", ... -- wherever it stands in the sentence, since a reader this
-  narrow cannot tell which clause a denial belongs to;
-- an item under a parent line that denies and ends with ":" ("Patients must not
-  have any of the following:").
+- any denial the one precise negation ("not/never [be, reported as, ...]
+  HER2-positive", with only such words between) does not account for: "no HER2
+  overexpression", "without", "non-", "except", "other than", "excluded",
+  "ineligible", "barred", "contraindicated", "lack of", "absence of",
+  "amplification negative", "not progressed during HER2-positive ...", ... --
+  wherever it stands in the sentence, since a reader this narrow cannot tell
+  which clause a denial belongs to;
+- an item under a denying lead-in ("Patients must not have any of the
+  following:", "**... are not eligible:**", "Patients are ineligible if they
+  have"), or after an unplaced line about exclusion (``sections``).
+
+A shortened alternative ("HER2 positive or negative", "HER2+/-", "HER2-low or
+-ultralow") is read as its two classes.
 
 HER2 (ERBB2) *mutation* criteria (NGS, activating mutations, exon 19/20) are kept
-apart as ``her2_mutation``: they are never read as HER2 status.  Mentions of
+apart as ``her2_mutation``: they are never read as HER2 status; nor is an ERBB2
+amplification found by a genomic or plasma test (ctDNA, cfDNA, genomic profiling),
+which is not understood.  Mentions of
 HER2-directed *therapy* ("anti-HER2 therapy") are not status criteria and are
 ignored.
 """
@@ -69,6 +79,15 @@ _REWRITES: tuple[tuple[str, str], ...] = (
     (r"her2 (positive|negative|low|ultralow|null|zero)\b", r"her2-\1"),
     (r"ultra[- ]low", "ultralow"),
     (r"\blow[- ]her2\b", "her2-low"),
+    # A shortened alternative names its class in full: "HER2 positive or negative",
+    # "HER2-low or -ultralow", "HER2+/-" are two classes, never the first alone.
+    (
+        r"\b(her2-(?:positive|negative|low|ultralow|null|zero)) ?(,|/|or|and/or|and|nor)? ?-?"
+        r"(positive|negative|low|ultralow|null|zero)\b",
+        r"\1 \2 her2-\3",
+    ),
+    (r"\b(her2-(?:positive|negative|low|ultralow|null|zero)) ?/ ?-(?![\w])", r"\1 / her2-negative"),
+    (r"\b(her2-(?:positive|negative|low|ultralow|null|zero)) ?/ ?\+", r"\1 / her2-positive"),
 )
 
 _HER2 = re.compile(r"her2")
@@ -80,6 +99,7 @@ _SCORE = re.compile(r"[0-3]\+")
 _ISH = re.compile(r"\bish\b")
 _RATIO = re.compile(r"\bratio\b")
 _UNNAMED_HER2 = re.compile(r"ish[+-]|overexpress|amplif")
+_AMPLIFIED = re.compile(r"amplif")
 
 
 def _names_her2_without_saying_so(text: str) -> bool:
@@ -93,9 +113,13 @@ def _names_her2_without_saying_so(text: str) -> bool:
 _THERAPY = re.compile(
     r"anti-her2\S*|her2[- ](?:targeted|directed|targeting)|targeting her2|her2 inhibitor\w*"
 )
+# Genomic tests too: an ERBB2 amplification found in plasma or by a genomic panel is not
+# HER2 status (rules: NGS results are never status), so it never reads as positive.
+# ("Copy number" is not among them: ISH counts HER2 copies too.)
 _MUTATION = re.compile(
     r"mutat\w*|mutant|\bexons? ?(?:19|20)\b|insertion|\bngs\b|sequencing|\bctdna\b|"
-    r"liquid biopsy|activating|\bvariants?\b"
+    r"liquid biopsy|activating|\bvariants?\b|circulating (?:tumou?r )?(?:dna|nucleic)|"
+    r"\bcfdna\b|cell-?free|\bplasma\b|genomic|next[- ]generation|exome|genome"
 )
 _STATUS_HINT = re.compile(
     r"ihc|ish|overexpress|amplif|expression|her2-(?:positive|negative|low|ultralow)"
@@ -121,11 +145,17 @@ _CONDITIONAL = re.compile(
 _QUALIFIED = re.compile(
     rf"{_HER2_CLASS}[^.;]{{0,60}}\b(?:who|that|which|whose|after|following|unless|except)\b"
 )
-# The words between stay in one clause: "Not pregnant; HER2-positive" or "not
-# pregnant and HER2-positive" deny pregnancy, not the class.
+# The words between stay in one clause and only say what the class is: a copula, a
+# verb of finding or reporting ("was never previously reported as HER2-positive").
+# "Has not progressed during HER2-positive ...", "not resectable HER2-positive" deny
+# something else: those are left to the denial check below (not understood).
+_NEGATION_GAP = (
+    r"(?:be|been|being|is|are|was|were|have|has|had|having|ever|previously|currently|"
+    r"known|to|as|a|an|classified|reported|documented|confirmed|considered|determined|"
+    r"deemed|found|tested|shown|diagnosed|defined|identified|centrally|locally)"
+)
 _NEGATION = re.compile(
-    r"\b(?:not|never)\b(?:\s+(?!for\b|of\b|with\b|in\b|prior\b|therapy\b|treat|"
-    r"(?:and|or|but|who|that|which|if)\b)[^\s,;:.]+){0,5}?"
+    rf"\b(?:not|never)\b(?:\s+{_NEGATION_GAP}\b){{0,5}}"
     r"\s+(?:her2-positive|her2 (?:gene )?amplif)|\bwithout (?:her2-positive|her2 (?:gene )?amplif)"
 )
 # A denial left in a sentence once its class names (which include the understood
@@ -137,7 +167,8 @@ _CLASS_MARK = " \u00a7 "
 _DENIAL = re.compile(
     r"\b(?:not|no|never|nor|none|without|except\w*|unless|lack\w*|absen\w*|exclu\w*|"
     r"ineligib\w*|cannot|free of|other than|rather than|instead of|apart from|"
-    r"disallow\w*|prohibit\w*|omit\w*|barring|preclud\w*|disqualif\w*|unsuitable|"
+    r"disallow\w*|prohibit\w*|omit\w*|barr\w*|preclud\w*|disqualif\w*|unsuitable|"
+    r"contraindicat\w*|"
     r"rul(?:e|ed|es|ing) out|free from)\b|n[\u2019']t\b|\bnon\b-?\s*(?:\u00a7|her2|ihc|ish)|"
     r"\u00a7\W{0,3}(?:(?:is|are|was|were|be|being)\s+)?negative|\bnegative (?:for|to|by)\b"
 )
@@ -233,22 +264,56 @@ def _partial(found: set[str]) -> bool:
     return ("low_def_1" in found) != ("low_def_2" in found)
 
 
-def _kind_of(found: set[str]) -> CriterionKind:
-    if _partial(found):
+_P, _L, _U, _N = Her2Class.POSITIVE, Her2Class.LOW, Her2Class.ULTRALOW, Her2Class.NULL
+# The classes each pattern names: class words, then score definitions.
+_WORD_CLASSES: dict[str, frozenset[Her2Class]] = {
+    "positive": frozenset({_P}),
+    "low": frozenset({_L}),
+    "ultralow": frozenset({_U}),
+    "null": frozenset({_N}),
+    "negative": frozenset({_L, _U, _N}),
+}
+_SCORE_CLASSES: dict[str, frozenset[Her2Class]] = {
+    "positive_3": frozenset({_P}),
+    "positive_ish": frozenset({_P}),
+    "low_def_1": frozenset({_L}),
+    "low_def_2": frozenset({_L}),
+    "zero": frozenset({_U, _N}),
+    "negative_def": frozenset({_L, _U, _N}),
+    "negative_ish": frozenset({_L, _U, _N}),
+}
+
+
+def _narrowed(found: set[str], names_ish: bool) -> bool:
+    """True when the scores given for a class word name less than the class.
+
+    "HER2-negative (IHC 0)", "HER2-positive (IHC 3+)", "HER2-low (IHC 1+)": the
+    study takes only part of the class it names, so reading the word would admit
+    patients it does not take.  Scores of another class are an alternative, not a
+    definition ("HER2-low or HER2 IHC 0").  A positive class defined by IHC 3+ and
+    an ISH test ("HER2+ defined by FISH and/or 3+ staining", "3+ staining or HER2
+    gene amplification") names both of its parts.
+    """
+    scores = found & _SCORE_CLASSES.keys()
+    if names_ish and "positive" in found and "positive_3" in scores:
+        scores.add("positive_ish")
+    for word in found & _WORD_CLASSES.keys():
+        named = _WORD_CLASSES[word]
+        defining = {s for s in scores if _SCORE_CLASSES[s] & named}
+        if not defining:
+            continue
+        covered = frozenset().union(*(_SCORE_CLASSES[s] for s in defining))
+        if not named <= covered or _partial(defining):
+            return True
+    return False
+
+
+def _kind_of(found: set[str], names_ish: bool = False) -> CriterionKind:
+    if _partial(found) or _narrowed(found, names_ish):
         return CriterionKind.NOT_UNDERSTOOD
     classes: set[Her2Class] = set()
-    if found & {"positive", "positive_3", "positive_ish"}:
-        classes.add(Her2Class.POSITIVE)
-    if found & {"low", "low_def_1", "low_def_2"}:
-        classes.add(Her2Class.LOW)
-    if "ultralow" in found:
-        classes.add(Her2Class.ULTRALOW)
-    if "null" in found:
-        classes.add(Her2Class.NULL)
-    if "zero" in found:
-        classes |= {Her2Class.ULTRALOW, Her2Class.NULL}
-    if found & {"negative", "negative_def", "negative_ish"}:
-        classes |= {Her2Class.LOW, Her2Class.ULTRALOW, Her2Class.NULL}
+    for name in found:
+        classes |= _WORD_CLASSES.get(name) or _SCORE_CLASSES[name]
     if Her2Class.POSITIVE in classes:
         return CriterionKind.HER2_POSITIVE if len(classes) == 1 else CriterionKind.NOT_UNDERSTOOD
     by_classes = {
@@ -306,7 +371,7 @@ def read_sentence(sentence: str, section: Section, source: str = "eligibility") 
         return None if source != "eligibility" else criterion(CriterionKind.NOT_UNDERSTOOD)
     if _LEFTOVER_SCORE.search(rest):
         return criterion(CriterionKind.NOT_UNDERSTOOD)
-    kind = _kind_of(found)
+    kind = _kind_of(found, bool(_ISH.search(text) or _AMPLIFIED.search(text)))
     negation = _NEGATION.search(text) if kind is CriterionKind.HER2_POSITIVE else None
     if negation is not None:
         # The understood denial is taken out; any other one still sinks the sentence.

@@ -66,6 +66,34 @@ def test_each_criterion_keeps_its_sentence_and_section() -> None:
         ("HER2 IHC 0-1+ or ISH negative", CriterionKind.HER2_NEGATIVE),
         ("HER2 IHC 3+ or ISH amplified", CriterionKind.HER2_POSITIVE),
         ("HER2 IHC 1+ or IHC 2+ with ISH non-amplified", CriterionKind.HER2_LOW),
+        # A class word defined by scores naming part of it: the study takes that part.
+        ("HER2-negative (IHC 0) metastatic breast cancer", CriterionKind.NOT_UNDERSTOOD),
+        ("HER2-negative breast cancer, defined as IHC 0", CriterionKind.NOT_UNDERSTOOD),
+        ("HER2-negative (IHC 0 or 1+)", CriterionKind.NOT_UNDERSTOOD),
+        ("HER2-positive (IHC 3+)", CriterionKind.NOT_UNDERSTOOD),
+        ("HER2-low (IHC 1+)", CriterionKind.NOT_UNDERSTOOD),
+        ("HER2-low (IHC 2+/ISH-)", CriterionKind.NOT_UNDERSTOOD),
+        # ... and scores naming all of it, or another class as an alternative.
+        ("HER2-negative (IHC 0-1+ or 2+/ISH-)", CriterionKind.HER2_NEGATIVE),
+        ("HER2-low (IHC 1+ or IHC 2+/ISH-)", CriterionKind.HER2_LOW),
+        ("HER2-positive (IHC 3+ or ISH amplified)", CriterionKind.HER2_POSITIVE),
+        ("HER2+ defined by FISH and/or 3+ staining by IHC", CriterionKind.HER2_POSITIVE),
+        ("HER2-low or HER2 IHC 0 breast cancer", CriterionKind.HER2_LOW_OR_ZERO),
+        # A shortened alternative names two classes, never the first alone.
+        ("HER2 positive or negative breast cancer", CriterionKind.NOT_UNDERSTOOD),
+        ("HER2-negative or positive", CriterionKind.NOT_UNDERSTOOD),
+        ("HER2-positive or -negative disease", CriterionKind.NOT_UNDERSTOOD),
+        ("HER2+/- breast cancer", CriterionKind.NOT_UNDERSTOOD),
+        ("HER2 positive/negative", CriterionKind.NOT_UNDERSTOOD),
+        ("HER2-low or negative disease", CriterionKind.HER2_NEGATIVE_OR_LOW),
+        ("HER2-low or -ultralow breast cancer", CriterionKind.HER2_LOW_OR_ULTRALOW),
+        ("HER2-positive, ER-negative", CriterionKind.HER2_POSITIVE),
+        # ERBB2 amplification found by a genomic or plasma test is no HER2 status.
+        ("ERBB2 amplification detected in circulating tumor DNA", CriterionKind.NOT_UNDERSTOOD),
+        ("ERBB2 amplification in plasma cfDNA", CriterionKind.NOT_UNDERSTOOD),
+        ("ERBB2 amplification by comprehensive genomic profiling", CriterionKind.NOT_UNDERSTOOD),
+        ("ERBB2 amplification by next-generation sequencing", CriterionKind.NOT_UNDERSTOOD),
+        ("HER2 ISH average copy number >= 6.0 signals/cell", CriterionKind.NOT_UNDERSTOOD),
     ],
 )
 def test_kinds(sentence: str, kind: CriterionKind) -> None:

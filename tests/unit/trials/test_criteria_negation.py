@@ -67,6 +67,13 @@ DENIALS = [
     # a candidate of a study that requires HER2-positive.
     ("inclusion", "Not pregnant; HER2-positive breast cancer", "low"),
     ("inclusion", "Not pregnant and HER2-positive breast cancer", "low"),
+    # A "not" about something else is no denial of the class: read as one, the
+    # positive-only study would take the HER2-0 patient.
+    ("inclusion", "Has not progressed during HER2-positive adjuvant trastuzumab", "null"),
+    ("inclusion", "Tumour not resectable HER2-positive breast cancer", "null"),
+    ("inclusion", "Metastatic disease not amenable to local HER2-positive therapy", "null"),
+    ("inclusion", "HER2-positive status is a contraindication", "positive"),
+    ("inclusion", "HER2-positive patients are barred", "positive"),
 ]
 
 
@@ -87,6 +94,9 @@ def test_the_denied_patient_is_not_a_candidate(section: str, sentence: str, pati
         "Not HER2-positive",
         "Patients must not have HER2-positive disease",
         "Was never previously HER2-positive on prior pathology testing",
+        "Tumours previously not classified as HER2-positive",
+        "Was never previously reported as HER2-positive (IHC 3+ or ISH+)",
+        "Must not have been found to be HER2-positive",
     ],
 )
 def test_the_precise_negation_still_excludes_positive(sentence: str) -> None:
@@ -295,3 +305,12 @@ def test_an_unplaced_line_about_exclusion_ends_the_inclusion_section(line: str) 
     assert second.kind is NU or second.section is Section.UNKNOWN
     assert _outcome(text, "positive") is not Outcome.CANDIDATE
     assert _outcome(text, "low") is not Outcome.CANDIDATE  # what follows cannot be placed
+
+
+def test_a_wrapped_not_about_something_else_does_not_deny_the_class() -> None:
+    text = (
+        "Inclusion Criteria:\n* Locally advanced disease not amenable to resection\n"
+        "  HER2-positive per ASCO/CAP"
+    )
+    assert [c.kind for c in read_study(text)] == [NU]
+    assert _outcome(text, "null") is not Outcome.CANDIDATE
