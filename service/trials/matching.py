@@ -40,7 +40,7 @@ from service.trials.model import (
     Section,
     Study,
 )
-from service.trials.sites import other_site, site_named
+from service.trials.sites import names_a_site, other_site, site_named
 
 
 class Outcome(StrEnum):
@@ -121,9 +121,16 @@ _PRIORITY = (
 
 
 def study_site(study: Study) -> Site | None:
-    """The site a study is for, read from its conditions (then title), else None."""
+    """The site a study is for, read from its conditions (then title), else None.
+
+    The title is read only when the conditions name nothing but a generic tumour:
+    conditions naming another organ are not overridden by a title ("... in
+    Conjunction With ...", "Non-Breast ...").
+    """
     site = site_named(" ".join(study.conditions))
-    return site if site is not None else site_named(study.title)
+    if site is not None or other_site(study.conditions, ""):
+        return site
+    return site_named(study.title)
 
 
 def _evaluate(
@@ -234,6 +241,10 @@ def match_study(study: Study, results: Mapping[Site, PatientHer2]) -> TrialMatch
         findings.append(
             Finding(Outcome.NEEDS_REVIEW, "the study names a tumour site other than this result's")
         )
+    elif site is None and names_a_site(study.eligibility):
+        # A study of no stated site whose text names breast or gastric cancer ("any solid
+        # tumour except breast cancer"): the reader does not know in what sense.
+        findings.append(Finding(Outcome.NEEDS_REVIEW, "the eligibility text names a tumour site"))
     contradictory = _contradictory(criteria)
     for c in criteria:
         if c in contradictory:

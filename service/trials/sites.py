@@ -22,10 +22,20 @@ from service.her2 import Site
 # (neuroendocrine) name more than the stomach and oesophagus: they are another site below,
 # never read as gastroesophageal, so a gastric result is not matched to them unreviewed.
 _NOT_GASTRIC = r"o-?\s?(?:intestin|entero)"
+# "Junction" only as the GE junction: "in conjunction with" names no site.
 _GASTRO = re.compile(
-    rf"gastr(?!{_NOT_GASTRIC})|esophag|oesophag|\bgej\b|\bgoj\b|junction|stomach|\bcardia\b"
+    rf"gastr(?!{_NOT_GASTRIC})|esophag|oesophag|\bgej\b|\bgoj\b|\bg-?e junction\b|stomach|"
+    r"\bcardia\b"
 )
-_BREAST = re.compile(r"breast|mammary")
+# Not "breastfeeding", which nearly every eligibility text names.
+_BREAST = re.compile(r"breast(?![- ]?feed)|mammary")
+_SITE_WORD = r"(?:breast|mammary|gastr|stomach|esophag|oesophag)"
+# A site named to deny it ("Non-Breast Solid Tumors", "other than breast cancer"): the
+# text names no site of its own, and the study is not for the patient's site unreviewed.
+_SITE_DENIED = re.compile(
+    rf"\b(?:non|other than|except(?:ing)?|excluding|apart from|besides|not|no)\W{{0,3}}"
+    rf"(?:[a-z]+\W+){{0,2}}?{_SITE_WORD}"
+)
 # Tumour sites other than breast and gastroesophageal, as study conditions and titles
 # name them.
 _OTHER_SITE = re.compile(
@@ -54,6 +64,8 @@ _WORD = re.compile(r"[a-z]{3,}")
 def site_named(text: str) -> Site | None:
     """The site a text names: gastroesophageal, breast, or None (neither or both)."""
     lowered = text.lower()
+    if _SITE_DENIED.search(lowered):
+        return None
     gastro, breast = bool(_GASTRO.search(lowered)), bool(_BREAST.search(lowered))
     if gastro == breast:
         return None
@@ -78,13 +90,27 @@ def names_something_unplaced(condition: str) -> bool:
 def other_site(conditions: Iterable[str], title: str) -> bool:
     """Whether a study of neither breast nor gastric site is for something else.
 
-    True when its conditions or title name another organ, or any condition names
-    something that is not a generic tumour (see ``names_something_unplaced``).
+    True when its conditions or title name another organ or deny a site ("Non-Breast
+    Solid Tumors"), or any condition names something that is not a generic tumour (see
+    ``names_something_unplaced``).
     """
     conditions = list(conditions)
-    if names_other_site(" ".join((*conditions, title))):
+    joined = " ".join((*conditions, title))
+    if names_other_site(joined) or _SITE_DENIED.search(joined.lower()):
         return True
     return any(names_something_unplaced(c) for c in conditions)
 
 
-__all__ = ["names_other_site", "names_something_unplaced", "other_site", "site_named"]
+def names_a_site(text: str) -> bool:
+    """Whether a text names breast or the stomach/GE junction at all (even to deny it)."""
+    lowered = text.lower()
+    return bool(_GASTRO.search(lowered) or _BREAST.search(lowered))
+
+
+__all__ = [
+    "names_a_site",
+    "names_other_site",
+    "names_something_unplaced",
+    "other_site",
+    "site_named",
+]

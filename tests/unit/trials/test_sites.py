@@ -93,3 +93,62 @@ def test_a_trial_for_an_unplaced_organ_is_left_for_review(conditions: tuple[str,
     match = match_study(study(REQUIRES_POSITIVE, conditions), POSITIVE)
     assert match.site is None
     assert match.outcome is Outcome.NEEDS_REVIEW
+
+
+def test_in_conjunction_with_names_no_junction() -> None:
+    assert site_named("Tucatinib in Conjunction With Trastuzumab") is None
+    assert site_named("GE junction adenocarcinoma") is G
+    trial = study(
+        REQUIRES_POSITIVE,
+        ("Colorectal Cancer",),
+        title="Tucatinib in Conjunction With Trastuzumab in HER2-positive Colorectal Cancer",
+    )
+    assert match_study(trial, GASTRIC_POSITIVE).outcome is Outcome.NEEDS_REVIEW
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Drug X in Patients With HER2-Positive Non-Breast Solid Tumors",
+        "Drug X in HER2-Positive Solid Tumours Other Than Breast Cancer",
+        "Drug X in HER2-Positive Cancers Excluding Gastric Cancer",
+    ],
+)
+def test_a_title_that_denies_a_site_names_none_and_is_reviewed(title: str) -> None:
+    trial = study(REQUIRES_POSITIVE, ("Solid Tumor",), title=title)
+    for results in (POSITIVE, GASTRIC_POSITIVE):
+        match = match_study(trial, results)
+        assert match.site is None
+        assert match.outcome is Outcome.NEEDS_REVIEW
+
+
+def test_a_title_does_not_override_conditions_naming_another_organ() -> None:
+    trial = study(REQUIRES_POSITIVE, ("Biliary Tract Cancer",), title="X With Gastric Cancer Drug")
+    assert match_study(trial, GASTRIC_POSITIVE).site is None
+    assert match_study(trial, GASTRIC_POSITIVE).outcome is Outcome.NEEDS_REVIEW
+
+
+@pytest.mark.parametrize(
+    "eligibility",
+    [
+        "Inclusion Criteria:\n* Solid tumour of any origin except breast cancer\n"
+        "* HER2-positive (IHC 3+ or ISH amplified)",
+        "Inclusion Criteria:\n* HER2-positive (IHC 3+ or ISH amplified)\n"
+        "Exclusion Criteria:\n* Breast cancer or gastric cancer",
+    ],
+)
+def test_a_basket_whose_text_names_a_site_is_left_for_review(eligibility: str) -> None:
+    trial = study(eligibility, ("HER2-positive Solid Tumors",))
+    for results in (POSITIVE, GASTRIC_POSITIVE):
+        match = match_study(trial, results)
+        assert match.outcome is Outcome.NEEDS_REVIEW
+        assert "the eligibility text names a tumour site" in {f.reason for f in match.findings}
+
+
+def test_breastfeeding_names_no_site() -> None:
+    eligibility = (
+        "Inclusion Criteria:\n* HER2-positive disease\nExclusion Criteria:\n* Breastfeeding"
+    )
+    trial = study(eligibility, ("HER2-positive Solid Tumors",))
+    assert match_study(trial, POSITIVE).outcome is Outcome.CANDIDATE
+    assert site_named("Pregnant or breast-feeding women") is None
