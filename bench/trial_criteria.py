@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 # Run from any directory: this checkout's service package, not an installed one.
@@ -102,7 +103,42 @@ def throughput(sentences: list[str], repeat: int = 200) -> None:
     )
 
 
+# Texts built to make a backtracking pattern retry (reviews found two quadratic ones:
+# trailing emphasis runs and spaces after a bare heading word).  Each is read at two
+# sizes: a linear reader takes about twice as long for twice the text.
+PATHOLOGICAL: dict[str, Callable[[int], str]] = {
+    "emphasis run": lambda n: "Inclusion Criteria:\n* HER2-positive " + "* " * (n // 2) + "x\n",
+    "NBSP/underscore run": lambda n: (
+        "Inclusion Criteria:\n* HER2-positive " + "\u00a0_" * (n // 2) + "x\n"
+    ),
+    "spaces after a heading word": lambda n: "Exclusion" + " " * n + "x\n",
+    "spaces in a heading qualifier": lambda n: "Exclusion (" + " " * n + "x\n",
+    "dash runs": lambda n: "Inclusion Criteria:\n* HER2-positive " + " -" * (n // 2) + "x\n",
+    "shortened alternatives": lambda n: (
+        "Inclusion Criteria:\n* " + "HER2 positive or negative, " * (n // 27) + "\n"
+    ),
+    "negation gap words": lambda n: (
+        "Inclusion Criteria:\n* " + "not be been being is are was " * (n // 29) + "HER2-positive\n"
+    ),
+    "denied site words": lambda n: "Inclusion Criteria:\n* HER2-positive " + "no " * (n // 3),
+}
+
+
+def pathological(size: int = 200_000) -> None:
+    """Print the reading time of each pathological text at ``size`` and twice it."""
+    print("\n| text | 200 KB | 400 KB | ratio |\n|---|---|---|---|")
+    for name, build in PATHOLOGICAL.items():
+        times = []
+        for n in (size, 2 * size):
+            text = build(n)
+            start = time.perf_counter()
+            read_study(text, ("Solid Tumor",))
+            times.append(time.perf_counter() - start)
+        print(f"| {name} | {times[0]:.2f} s | {times[1]:.2f} s | {times[1] / times[0]:.1f} |")
+
+
 if __name__ == "__main__":
     main()
     corpus = json.loads((CORPUS / "eligibility_corpus.json").read_text(encoding="utf-8"))
     throughput([str(i["sentence"]) for i in corpus["sentences"]])
+    pathological()

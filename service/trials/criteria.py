@@ -297,12 +297,15 @@ def _narrowed(found: set[str], names_ish: bool) -> bool:
     scores = found & _SCORE_CLASSES.keys()
     if names_ish and "positive" in found and "positive_3" in scores:
         scores.add("positive_ish")
-    for word in found & _WORD_CLASSES.keys():
+    words = found & _WORD_CLASSES.keys()
+    for word in words:
         named = _WORD_CLASSES[word]
         defining = {s for s in scores if _SCORE_CLASSES[s] & named}
         if not defining:
             continue
-        covered = frozenset().union(*(_SCORE_CLASSES[s] for s in defining))
+        # Narrower class words help define it too: "HER2-negative (HER2-0 or HER2-low)".
+        narrower = [_WORD_CLASSES[w] for w in words if _WORD_CLASSES[w] < named]
+        covered = frozenset().union(*(_SCORE_CLASSES[s] for s in defining), *narrower)
         if not named <= covered or _partial(defining):
             return True
     return False
@@ -376,6 +379,10 @@ def read_sentence(sentence: str, section: Section, source: str = "eligibility") 
     if negation is not None:
         # The understood denial is taken out; any other one still sinks the sentence.
         text = text[: negation.start()] + _CLASS_MARK + text[negation.end() :]
+        if _classes_found(text)[0] & _WORD_CLASSES.keys():
+            # The class named again outside the denial ("HER2-positive metastasis, the
+            # primary was not HER2-positive"): one reading cannot hold both.
+            return criterion(CriterionKind.NOT_UNDERSTOOD)
     if _DENIAL.search(_classes_found(_PRIOR_THERAPY.sub(" ", text))[1]):
         return criterion(CriterionKind.NOT_UNDERSTOOD)
     return criterion(kind, negation is not None)

@@ -32,23 +32,34 @@ _HEADING = re.compile(
 )
 _HEADING_ALONE = re.compile(rf"{_HEADING_WORD}(?:\s+criteria\b)?(?P<rest>.*)$", re.I | re.S)
 _BARE_QUALIFIER = re.compile(
-    r"^(?:\s*\([^()]*\))?\s*(?:includes?|are(?: as follows)?)?[^a-z]*$", re.I
+    # Possessive: the spaces and the non-letters never share characters on a retry.
+    r"^(?:\s*+\([^()]*+\))?\s*+(?:includes?|are(?: as follows)?)?[^a-z]*+$",
+    re.I,
 )
 _BULLET = re.compile(r"^\s*(?:[-*\u2022\u2023\u2043\u2219\u00b7]|\d+[.)]|[a-z][.)]|\(\w\))\s*")
 _SENTENCE_END = re.compile(r"(?<=\.)\s+(?=[A-Z])")
 # A lead-in line whose items follow: it ends with a colon or a dash (Markdown emphasis
 # aside: "**Patients must not have:**"), or with the words that leave a sentence open
-# ("Patients are ineligible if they have", "... include").
-_EMPHASIS_END = re.compile(r"[\s*_\u00a0]+$")
+# ("Patients are ineligible if they have", "... include", a hard-wrapped "who are
+# not"), or it announces "the following" ("Subjects meeting any of the following
+# criteria will not be enrolled").
+_EMPHASIS = " \t*_\u00a0"
 _OPEN_END = re.compile(
     # A dash only after a space: "HR+/HER2-" ends a criterion, not a lead-in.
-    r"(?::|\s[\-\u2013]|\b(?:includes?|including|following|have|has|if|of|are|is|with))$",
+    r"(?::|\s[\-\u2013]|\b(?:includes?|including|following|have|has|if|of|are|is|with|"
+    r"not|never|no|without|except))$",
     re.I,
 )
+_FOLLOWING = re.compile(r"\bthe following\b", re.I)
 # An unbulleted line of the inclusion section that speaks of exclusion and names no
-# HER2 ("Exclusion criteria apply as below") starts something the reader cannot place:
-# what follows is in no known section, so it is never read as a requirement.
-_SPEAKS_OF_EXCLUSION = re.compile(r"exclu|non-?inclusion|not eligible|ineligib", re.I)
+# HER2 ("Exclusion criteria apply as below", a misspelt "Exlusion Criteria:") starts
+# something the reader cannot place: what follows is in no known section, so it is
+# never read as a requirement.
+_SPEAKS_OF_EXCLUSION = re.compile(
+    r"exclu|\bex[a-z]{0,2}lu[st]|non-?inclusion|not eligible|ineligib|not (?:be )?allowed|"
+    r"not (?:be )?(?:enrolled|included|admitted)",
+    re.I,
+)
 _NAMES_HER2 = re.compile(r"her[- ]?2|erbb", re.I)
 
 
@@ -73,7 +84,7 @@ def heading(line: str) -> tuple[Section, str] | None:
 
 def leads_in(line: str) -> bool:
     """Whether a line introduces the items under it (see ``_OPEN_END``)."""
-    return bool(_OPEN_END.search(_EMPHASIS_END.sub("", line)))
+    return bool(_OPEN_END.search(line.rstrip(_EMPHASIS)) or _FOLLOWING.search(line))
 
 
 def logical_lines(eligibility: str) -> Iterator[tuple[int, str]]:

@@ -79,6 +79,8 @@ def test_each_criterion_keeps_its_sentence_and_section() -> None:
         ("HER2-positive (IHC 3+ or ISH amplified)", CriterionKind.HER2_POSITIVE),
         ("HER2+ defined by FISH and/or 3+ staining by IHC", CriterionKind.HER2_POSITIVE),
         ("HER2-low or HER2 IHC 0 breast cancer", CriterionKind.HER2_LOW_OR_ZERO),
+        ("HER2-negative (HER2-0 or HER2-low)", CriterionKind.HER2_NEGATIVE_OR_LOW),
+        ("HER2-negative (IHC 0 or HER2-low)", CriterionKind.HER2_NEGATIVE_OR_LOW),
         # A shortened alternative names two classes, never the first alone.
         ("HER2 positive or negative breast cancer", CriterionKind.NOT_UNDERSTOOD),
         ("HER2-negative or positive", CriterionKind.NOT_UNDERSTOOD),

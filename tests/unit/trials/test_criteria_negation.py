@@ -168,6 +168,39 @@ EXCLUSION_HEADINGS = [
     "**Exclusion Criteria**",
     "Exclusion Criteria -",
 ]
+# Not headings the reader knows, but a line about exclusion: what follows is unplaced.
+UNPLACED_EXCLUSION_LINES = [
+    "Exlusion Criteria:",
+    "Exclution Criteria:",
+    "Patients with the following conditions are not allowed to participate",
+    "* Subjects meeting any of the following criteria will not be enrolled",
+    "* Patients will be excluded for the following reasons",
+    "The following patients will not be enrolled:",
+]
+
+
+@pytest.mark.parametrize("line", UNPLACED_EXCLUSION_LINES)
+def test_an_exclusion_line_the_reader_does_not_know_never_makes_a_requirement(line: str) -> None:
+    text = f"Inclusion Criteria:\n* Metastatic breast cancer\n{line}\n* HER2-positive disease"
+    assert _outcome(text, "positive") is not Outcome.CANDIDATE
+    assert _outcome(text, "null") is not Outcome.EXCLUDED
+
+
+def test_a_hard_wrapped_not_is_not_lost() -> None:
+    text = "Inclusion Criteria:\nPatients with metastatic breast cancer who are not\nHER2-positive"
+    assert _outcome(text, "positive") is not Outcome.CANDIDATE
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Metastatic lesion that is HER2-positive although the primary tumour was not HER2-positive",
+        "Primary tumour not HER2-positive, with HER2-positive metastatic biopsy",
+    ],
+)
+def test_a_class_named_again_beside_its_denial_is_not_understood(sentence: str) -> None:
+    assert _read(sentence).kind is NU
+    assert _outcome(f"Inclusion Criteria:\n* {sentence}", "null") is not Outcome.CANDIDATE
 
 
 @pytest.mark.parametrize("heading", EXCLUSION_HEADINGS)
