@@ -49,7 +49,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 
 from service.trials.model import KIND_CLASSES, Criterion, CriterionKind, Her2Class, Section
-from service.trials.sections import items
+from service.trials.sections import SUBGROUP, items
 from service.trials.sites import site_named
 
 _DASHES = str.maketrans(
@@ -124,7 +124,12 @@ _MUTATION = re.compile(
 _STATUS_HINT = re.compile(
     r"ihc|ish|overexpress|amplif|expression|her2-(?:positive|negative|low|ultralow)"
 )
+# "Triple-negative" beside a HER2 class is an alternative of hormone receptors too
+# ("HER2-positive or triple-negative"): the HER2 classes alone would drop it.
+_TRIPLE_NEGATIVE = r"triple[- ]?negative|\btnbc\b"
+_TRIPLE_NEGATIVE_LABEL = re.compile(_TRIPLE_NEGATIVE, re.I)
 _UNSUPPORTED = re.compile(
+    rf"{_TRIPLE_NEGATIVE}|"
     r"equivocal|\bneither\b|\bprovided\b|\b2\.2\b|\b1\.8\b|>\s?30 ?%|30 ?% or less|2007|"
     r"\bnot\b(?:\s+\S+){0,5}?\s+her2-(?:low|negative|ultralow|null)|"
     r"\bnever\b(?:\s+\S+){0,5}?\s+her2-(?:low|negative|ultralow|null)"
@@ -134,6 +139,7 @@ _UNSUPPORTED = re.compile(
 _HER2_CLASS = r"her2-(?:positive|negative|low|ultralow|null|zero|0)"
 _CONDITIONAL = re.compile(
     rf"\b(?:if|when|unless|whether)\b[^,;:]{{0,60}}{_HER2_CLASS}|\bcohorts?\b|\barms?\b|"
+    rf"{SUBGROUP}|"
     rf"\b(?:in|for) (?:patients|participants|subjects) with\b[^.;]{{0,80}}{_HER2_CLASS}|"
     rf"\b(?:patients|participants|subjects) with\b[^.;]{{0,80}}{_HER2_CLASS}[^.;]{{0,80}}"
     rf"\b(?:must|should|are required|is required)\b"
@@ -190,9 +196,15 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
     (
         "ultralow",
         r"her2-ultralow|ultralow|ihc ?>\s?0 ?(?:and |but )?<\s?1\+|"
-        r"ihc 0 with (?:any )?(?:faint )?(?:incomplete )?membrane staining",
+        r"ihc 0 with (?:any )?(?:faint )?(?:incomplete )?membrane staining|"
+        r"ihc 0\+? with (?:faint|weak|barely perceptible)(?:[,/ ]+(?:and |or )?"
+        r"(?:faint|weak|barely perceptible|incomplete|partial))*(?: membrane)? staining",
     ),
-    ("null", r"her2-null|ihc 0 (?:without|with no|with absent) (?:any )?membrane staining"),
+    # A bare "null" too ("IHC 0 (null)"): beside IHC 0 it narrows it to null.
+    (
+        "null",
+        r"her2-null|ihc 0 (?:without|with no|with absent) (?:any )?membrane staining|\bnull\b",
+    ),
     (
         "negative",
         r"her2-negative|negative her2|her2 non-?amplified|her2 (?:gene )?not amplified|"
@@ -308,7 +320,22 @@ def _narrowed(found: set[str], names_ish: bool) -> bool:
         covered = frozenset().union(*(_SCORE_CLASSES[s] for s in defining), *narrower)
         if not named <= covered or _partial(defining):
             return True
+        # Scores naming more than the words: "HER2-ultralow (IHC 0 ...)" names null too.
+        if covered - frozenset().union(*(_WORD_CLASSES[w] for w in words)):
+            return True
     return False
+
+
+def _by_one_method(found: set[str], text: str) -> bool:
+    """True when a positive or negative class is named with one test method only.
+
+    Positive is IHC 3+ *or* ISH-amplified and negative is IHC 0-1+ *or* IHC
+    2+/ISH-negative: "HER2 gene amplification by FISH", "HER2 overexpression by IHC",
+    "HER2-negative by IHC" take the patients of one test only.
+    """
+    if not found & {"positive", "negative"} or found & _SCORE_CLASSES.keys():
+        return False
+    return bool(_IHC.search(text)) != bool(_ISH.search(text))
 
 
 def _kind_of(found: set[str], names_ish: bool = False) -> CriterionKind:
@@ -374,6 +401,8 @@ def read_sentence(sentence: str, section: Section, source: str = "eligibility") 
         return None if source != "eligibility" else criterion(CriterionKind.NOT_UNDERSTOOD)
     if _LEFTOVER_SCORE.search(rest):
         return criterion(CriterionKind.NOT_UNDERSTOOD)
+    if _by_one_method(found, text):
+        return criterion(CriterionKind.NOT_UNDERSTOOD)
     kind = _kind_of(found, bool(_ISH.search(text) or _AMPLIFIED.search(text)))
     negation = _NEGATION.search(text) if kind is CriterionKind.HER2_POSITIVE else None
     if negation is not None:
@@ -435,19 +464,38 @@ def read_study(
         if read is not None:
             found.append(read)
     labels: list[Criterion] = []
+    triple_negative = False
     for source, texts in (("condition", conditions), ("keyword", keywords)):
         for text in texts:
+            triple_negative |= bool(_TRIPLE_NEGATIVE_LABEL.search(text))
             read = read_sentence(text, Section.INCLUSION, source)
-            if read is not None and read.kind is not CriterionKind.NOT_UNDERSTOOD:
+            if read is not None and read.kind is CriterionKind.NOT_UNDERSTOOD:
+                # A label naming HER2 status in words the reader cannot place is a
+                # criterion not understood, never silently none.
+                found.append(read)
+            elif read is not None:
                 labels.append(read)
-    found.extend(_union(labels))
+    found.extend(_union(labels, triple_negative))
     return found
 
 
-def _union(labels: list[Criterion]) -> list[Criterion]:
-    """The conditions' and keywords' status criteria as one alternative (see read_study)."""
+def _union(labels: list[Criterion], triple_negative: bool = False) -> list[Criterion]:
+    """The conditions' and keywords' status criteria as one alternative (see read_study).
+
+    A triple-negative label beside them ("HER2-positive Breast Cancer", "Triple
+    Negative Breast Cancer") is one more alternative the HER2 classes cannot say: the
+    union is then not understood.
+    """
     status = [c for c in labels if c.classes is not None and not c.negated]
     rest = [c for c in labels if c not in status]
+    if status and triple_negative:
+        joined = "; ".join(c.sentence for c in status)
+        return [
+            Criterion(
+                CriterionKind.NOT_UNDERSTOOD, Section.INCLUSION, joined, source=status[0].source
+            ),
+            *rest,
+        ]
     if len({c.kind for c in status}) <= 1:
         return status[:1] + rest
     classes = frozenset().union(*(c.classes or frozenset() for c in status))

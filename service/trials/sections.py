@@ -61,6 +61,19 @@ _SPEAKS_OF_EXCLUSION = re.compile(
     re.I,
 )
 _NAMES_HER2 = re.compile(r"her[- ]?2|erbb", re.I)
+# A line of the exclusion section that speaks of inclusion or eligibility and is no
+# heading ("Part B Inclusion Criteria:", "Eligibility Criteria for Part B:") starts
+# criteria to meet, never exclusions: what follows is in no known section.
+_SPEAKS_OF_INCLUSION = re.compile(r"inclu|eligib", re.I)
+# Words of a subgroup of the study (a part, stratum, module, dose phase): criteria
+# under such a label, or a lead-in naming one, are not the study's own.
+SUBGROUP = (
+    r"\bpart (?:[a-d1-4]|i{1,3}|iv)\b|\bstrat(?:um|a)\b|\bmodules?\b|\bsub-?stud(?:y|ies)\b|"
+    r"\bdose[- ](?:escalation|expansion|finding)\b|"
+    r"\b(?:escalation|expansion) (?:phase|part|stage)\b|"
+    r"\bphase (?:1|2|3|i{1,3})[ab]?\b(?= ?(?:portion|part|only|:|\)))|\bportion\b"
+)
+_SUBGROUP = re.compile(SUBGROUP, re.I)
 
 
 def _section(word: str) -> Section:
@@ -133,6 +146,10 @@ def items(eligibility: str, denies: Callable[[str], bool]) -> Iterator[tuple[Sec
         opened = heading(line)
         if opened is not None:
             section, line = opened
+            if _SUBGROUP.search(logical.strip()[: len(logical.strip()) - len(line)]):
+                # "Inclusion criteria (Part 2):", "Exclusion Criteria for Part B:": the
+                # criteria of a part of the study, not the study's own.
+                section = Section.UNKNOWN
             parent, nested = None, False
             line = line.strip()
             if not line:
@@ -147,17 +164,27 @@ def items(eligibility: str, denies: Callable[[str], bool]) -> Iterator[tuple[Sec
         line = _BULLET.sub("", line).strip()
         if leads_in(line) and denies(line) and parent is None:
             parent, nested = indent, False
-        elif (
-            section is Section.INCLUSION
-            and not bulleted
-            and opened is None
-            and _SPEAKS_OF_EXCLUSION.search(line)
-            and not _NAMES_HER2.search(line)
-        ):
+        elif opened is None and not _NAMES_HER2.search(line) and _unplaced(line, section, bulleted):
             section = Section.UNKNOWN
         for part in _SENTENCE_END.split(line):
             if part.strip():
                 yield section, part.strip(), denied
 
 
-__all__ = ["heading", "items", "leads_in", "logical_lines"]
+def _unplaced(line: str, section: Section, bulleted: bool) -> bool:
+    """Whether a line (no heading, naming no HER2) starts criteria of no known section.
+
+    An unbulleted line about exclusion in the inclusion section, or about inclusion
+    in the exclusion section; a lead-in naming a subgroup ("Part B (Dose
+    Expansion):") anywhere.
+    """
+    if leads_in(line) and _SUBGROUP.search(line):
+        return True
+    if bulleted:
+        return False
+    if section is Section.INCLUSION:
+        return bool(_SPEAKS_OF_EXCLUSION.search(line))
+    return section is Section.EXCLUSION and bool(_SPEAKS_OF_INCLUSION.search(line))
+
+
+__all__ = ["SUBGROUP", "heading", "items", "leads_in", "logical_lines"]

@@ -96,6 +96,34 @@ def test_each_criterion_keeps_its_sentence_and_section() -> None:
         ("ERBB2 amplification by comprehensive genomic profiling", CriterionKind.NOT_UNDERSTOOD),
         ("ERBB2 amplification by next-generation sequencing", CriterionKind.NOT_UNDERSTOOD),
         ("HER2 ISH average copy number >= 6.0 signals/cell", CriterionKind.NOT_UNDERSTOOD),
+        # Scores naming more than the class word: IHC 0 is ultralow *or* null.
+        ("HER2-ultralow (IHC 0)", CriterionKind.NOT_UNDERSTOOD),
+        ("HER2-null (IHC 0)", CriterionKind.NOT_UNDERSTOOD),
+        ("HER2 IHC 0 (null) breast cancer", CriterionKind.NOT_UNDERSTOOD),
+        (
+            "HER2-low (IHC 1+ or IHC 2+/ISH-) or HER2-ultralow (IHC 0 with faint staining)",
+            CriterionKind.HER2_LOW_OR_ULTRALOW,
+        ),
+        (
+            "HER2-ultralow (IHC 0 with faint, incomplete membrane staining in <=10% of cells)",
+            CriterionKind.HER2_ULTRALOW,
+        ),
+        ("HER2-null (IHC 0 with no membrane staining)", CriterionKind.HER2_NULL),
+        # A positive or negative class by one test method only.
+        ("HER2 gene amplification by FISH", CriterionKind.NOT_UNDERSTOOD),
+        ("HER2-positive as defined by FISH amplification", CriterionKind.NOT_UNDERSTOOD),
+        ("HER2 overexpression by IHC", CriterionKind.NOT_UNDERSTOOD),
+        ("HER2-negative by IHC", CriterionKind.NOT_UNDERSTOOD),
+        ("HER2-positive by IHC or ISH", CriterionKind.HER2_POSITIVE),
+        ("HER2-overexpressing breast cancer", CriterionKind.HER2_POSITIVE),
+        # Triple-negative is an alternative the HER2 classes cannot say.
+        ("HER2-positive or triple-negative breast cancer", CriterionKind.NOT_UNDERSTOOD),
+        ("HER2-low or TNBC", CriterionKind.NOT_UNDERSTOOD),
+        # Criteria of a part of the study.
+        ("Dose expansion: HER2-low breast cancer", CriterionKind.NOT_UNDERSTOOD),
+        ("Part B only: HER2-positive breast cancer", CriterionKind.NOT_UNDERSTOOD),
+        ("Phase 2 portion: HER2-negative", CriterionKind.NOT_UNDERSTOOD),
+        ("Stratum A: HER2-low", CriterionKind.NOT_UNDERSTOOD),
     ],
 )
 def test_kinds(sentence: str, kind: CriterionKind) -> None:
@@ -168,3 +196,26 @@ def test_coded_criteria_replace_text_conditions_and_keywords() -> None:
     for nothing in (None, ()):
         kinds = [c.kind for c in read_study(text, ["HER2-positive Breast Cancer"], (), nothing)]
         assert kinds == [CriterionKind.HER2_POSITIVE, CriterionKind.HER2_POSITIVE]
+
+
+@pytest.mark.parametrize(
+    ("conditions", "keywords"),
+    [
+        (("HER2-positive Breast Cancer", "Triple Negative Breast Cancer"), ()),
+        (("Triple Negative Breast Cancer", "HER2-low Breast Cancer"), ()),
+        ((), ("HER2-positive", "TNBC")),
+    ],
+)
+def test_a_triple_negative_label_beside_a_class_is_not_understood(
+    conditions: tuple[str, ...], keywords: tuple[str, ...]
+) -> None:
+    (found,) = read_study("", conditions, keywords)
+    assert found.kind is CriterionKind.NOT_UNDERSTOOD
+
+
+@pytest.mark.parametrize(
+    "label", ["Non-HER2-positive Breast Cancer", "HER2-negative (IHC 0) Breast Cancer"]
+)
+def test_a_label_naming_a_status_not_understood_is_kept(label: str) -> None:
+    assert [c.kind for c in read_study("", (label,))] == [CriterionKind.NOT_UNDERSTOOD]
+    assert read_study("", ("HER2 Breast Cancer",)) == []  # topical: names no status

@@ -347,3 +347,44 @@ def test_a_wrapped_not_about_something_else_does_not_deny_the_class() -> None:
     )
     assert [c.kind for c in read_study(text)] == [NU]
     assert _outcome(text, "null") is not Outcome.CANDIDATE
+
+
+@pytest.mark.parametrize(
+    "heading",
+    [
+        "Disease-specific Inclusion Criteria:",
+        "Part B Inclusion Criteria:",
+        "Eligibility Criteria for Part B:",
+        "Inclusion Criteria - Part B",
+        "Inclusion criteria (Part 2)",
+        "Inclusion Criteria for Dose Expansion",
+    ],
+)
+def test_inclusion_criteria_after_the_exclusion_section_never_exclude(heading: str) -> None:
+    text = (
+        "Inclusion Criteria:\n* Metastatic breast cancer\n\nExclusion Criteria:\n* Pregnancy\n\n"
+        f"{heading}\n* HER2-low breast cancer (IHC 1+ or IHC 2+/ISH-)"
+    )
+    for patient in ("positive", "ultralow", "null"):
+        assert _outcome(text, patient) is not Outcome.CANDIDATE
+
+
+@pytest.mark.parametrize(
+    "lead_in",
+    ["Part A (Dose Escalation):", "Part B (Dose Expansion):", "* Stratum B:", "Module 2 -"],
+)
+def test_a_subgroup_lead_in_makes_its_items_not_the_study_s(lead_in: str) -> None:
+    text = f"Inclusion Criteria:\n* Metastatic breast cancer\n{lead_in}\n* HER2-positive disease"
+    (found,) = read_study(text)
+    assert found.kind is NU or found.section is Section.UNKNOWN
+    assert _outcome(text, "null") is not Outcome.EXCLUDED
+    assert _outcome(text, "positive") is not Outcome.CANDIDATE
+
+
+def test_part_specific_exclusions_are_not_the_study_s() -> None:
+    text = (
+        "Inclusion Criteria:\n* Metastatic breast cancer\n"
+        "Exclusion Criteria for Part B:\n* HER2-low disease"
+    )
+    assert [c.section for c in read_study(text)] == [Section.UNKNOWN]
+    assert _outcome(text, "low") is Outcome.NOT_UNDERSTOOD

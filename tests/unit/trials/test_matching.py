@@ -161,13 +161,24 @@ def test_status_and_phase_filters() -> None:
 
 def test_inclusion_alternatives_are_not_understood_rather_than_excluding_everyone() -> None:
     trial = study(
+        "Inclusion Criteria:\n* HER2-positive breast cancer\n"
+        "* HER2-low (IHC 1+ or IHC 2+/ISH-) breast cancer"
+    )
+    for patient in ("positive", "low", "null"):
+        match = match_study(trial, {B: PATIENTS[patient]})
+        assert match.outcome is Outcome.NOT_UNDERSTOOD
+        assert match.findings[0].reason.startswith("HER2 inclusion criteria no result meets")
+
+
+def test_criteria_of_a_part_of_the_study_are_not_understood() -> None:
+    trial = study(
         "Inclusion Criteria:\n* Part 1: HER2-positive breast cancer\n"
         "* Part 2: HER2-low (IHC 1+ or IHC 2+/ISH-) breast cancer"
     )
     for patient in ("positive", "low", "null"):
         match = match_study(trial, {B: PATIENTS[patient]})
         assert match.outcome is Outcome.NOT_UNDERSTOOD
-        assert match.findings[0].reason.startswith("HER2 inclusion criteria no result meets")
+        assert {f.reason for f in match.findings} == {"HER2 criterion not understood"}
 
 
 def test_conditions_are_alternatives() -> None:
