@@ -23,7 +23,7 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from service.app.trial_sources import TrialSource, all_studies
+from service.app.trial_sources import TrialSource, read_all
 from service.fhir.issues import Issue, Severity
 from service.fhir.outbound import Derived
 from service.fhir.trial_request import TrialFilters
@@ -35,6 +35,13 @@ NO_RESULT = Issue(
     "informational",
     "No current HER2 result for a breast or gastroesophageal cancer: no trial is a "
     "candidate, and trials with a HER2 criterion need review.",
+)
+
+INCOMPLETE = Issue(
+    Severity.WARNING,
+    "incomplete",
+    "Not every trial could be read: some studies on the FHIR server are not valid FHIR R4 "
+    "or the read stopped at its bound, so trials may be missing from this list.",
 )
 
 
@@ -96,8 +103,12 @@ def match_patient(
         filters: recruitment status and phase (ClinicalTrials.gov values).
     """
     results = current_her2(derived)
-    matches = match_studies(all_studies(sources), results, filters.statuses, filters.phases)
-    return PatientTrials(matches, [] if results else [NO_RESULT])
+    read = read_all(sources)
+    matches = match_studies(read.studies, results, filters.statuses, filters.phases)
+    issues = [] if results else [NO_RESULT]
+    if read.skipped or read.truncated:
+        issues.append(INCOMPLETE)
+    return PatientTrials(matches, issues)
 
 
-__all__ = ["NO_RESULT", "PatientTrials", "current_her2", "match_patient", "others_results"]
+__all__ = ["INCOMPLETE", "NO_RESULT", "PatientTrials", "current_her2", "match_patient", "others_results"]
