@@ -14,7 +14,9 @@ every HER2 criterion for that site is left for review: the service never picks o
 two current results.  A preliminary interpretation (her2-rules.md section 11: e.g. an
 input not yet final, a discordance to resolve) is not final either: it answers no HER2
 criterion until it is.  Results whose site is unknown (section 7) are not used: a
-trial is matched on its own site's result only.
+trial is matched on its own site's result only.  When a source's read was incomplete
+(studies skipped as invalid FHIR, or a bound stopped the read), a warning issue
+(:data:`INCOMPLETE`) says that trials may be missing.
 """
 
 from __future__ import annotations
@@ -111,4 +113,11 @@ def match_patient(
     return PatientTrials(matches, issues)
 
 
-__all__ = ["INCOMPLETE", "NO_RESULT", "PatientTrials", "current_her2", "match_patient", "others_results"]
+__all__ = [
+    "INCOMPLETE",
+    "NO_RESULT",
+    "PatientTrials",
+    "current_her2",
+    "match_patient",
+    "others_results",
+]

@@ -21,8 +21,10 @@ her2-status-component#her2-low                               ``valueBoolean``   
 her2-status-component#her2-ultralow                          ``valueBoolean``        HER2-ultralow
 ===========================================================  ======================  ===========
 
-``exclude`` true puts the criterion in the exclusion section.  A ``false`` boolean
-denies the class: "HER2-low: false" admits every class *but* HER2-low (positive,
+``exclude`` true puts the criterion in the exclusion section; an ``exclude`` that is not
+a JSON boolean (fhir.resources accepts ``"true"``, ``1``, ``"yes"``...) or a
+``modifierExtension`` makes a HER2 characteristic not understood (section unknown).
+A ``false`` boolean denies the class: "HER2-low: false" admits every class *but* HER2-low (positive,
 ultralow, null), exactly like the service's own ``her2_low = false``; it is never read
 as "HER2 0".  Everything else about HER2 is **not understood**, never guessed:
 
@@ -30,7 +32,10 @@ as "HER2 0".  Everything else about HER2 is **not understood**, never guessed:
   IHC 3+ *or* ISH-amplified; HER2-low is IHC 1+ *or* 2+/ISH-negative; an ISH result
   alone says nothing of IHC 3+), as in the text reader (``service.trials.criteria``);
 - equivocal or indeterminate answers, answers that disagree with each other, a value
-  that is not the expected type, an unrecognised answer;
+  that is not the expected type (a ``valueBoolean`` that is not a JSON boolean), an
+  unrecognised answer; a ``code`` or value with any coding not in the table beside
+  a recognised one (e.g. LOINC 48676-1 with oestrogen receptor 16112-5, or a local
+  code): codings of one concept that may disagree are never read;
 - other codes of the project's code systems (``ish-group``, ``next-step``), the
   HER2-related codes that are never used for status (serum HER2, tissue immunoassay);
 - a characteristic whose code or value names HER2 only in words (``text``/``display``),
@@ -140,8 +145,9 @@ def sentence(characteristic: Mapping[str, Any]) -> str:
 
 
 def _answer(characteristic: Mapping[str, Any]) -> Answer | None:
-    """The one answer every coding of the value gives; None if any is unrecognised or
-    two disagree (a local "equivocal" beside SNOMED "positive" is not read as positive).
+    """The one answer every coding of the value gives; None if any is unknown or two differ.
+
+    A local "equivocal" beside SNOMED "positive" is not read as positive.
     """
     answers = {
         _STATUS_ANSWERS.get(coding) or ANSWERS.get(coding)

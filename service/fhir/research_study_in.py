@@ -14,7 +14,9 @@ What is read, and from where:
   mapped to ClinicalTrials.gov phases (:data:`PHASE_TO_CTGOV`; ``phase-1-phase-2`` is
   both); other codings are not read.
 - **conditions** and **keywords**: each ``condition[]`` / ``keyword[]`` concept's
-  ``text``, else its codings' ``display``.
+  ``text``, else its codings' ``display``; a condition that is coded only reads as the
+  site its code names in the project's site tables, else as :data:`UNREAD_CONDITION`
+  (another site: left for review), never guessed (:func:`_condition_names`).
 - **eligibility text**: R4 has no element for it.  The mCODE clinical-trial-matching
   service (``src/study-fhir-converter.ts``) puts ClinicalTrials.gov's
   ``eligibilityCriteria`` into the ``display`` of the ``enrollment`` reference to a
@@ -23,13 +25,20 @@ What is read, and from where:
 - **coded eligibility**: the ``characteristic`` of every enrollment Group (contained
   ``#id``, or ``Group/id`` resolved by the caller), read by
   :mod:`service.fhir.her2_characteristic`.  When any is about HER2 they become
-  ``Study.coded`` and the text is not read.  An enrollment Group that is neither
-  contained nor given by the caller (not on the server) cannot be seen, so the study
-  gets one not-understood criterion for it rather than a reading of the text that the
-  unseen characteristics might contradict.
+  ``Study.coded`` and the text is not read -- unless every one is a HER2 (ERBB2)
+  *mutation* criterion, which is never status: the text is then read.  An enrollment
+  Group that is neither contained nor given by the caller (not on the server) cannot
+  be seen, so the study gets one not-understood criterion for it rather than a
+  reading of the text that the unseen characteristics might contradict; so does an
+  enrollment entry naming a Group by ``identifier`` or ``type`` alone (only an entry
+  with nothing but ``display`` is eligibility text).  A ``modifierExtension``
+  anywhere in the study or an enrollment Group (FHIR forbids ignoring an unknown
+  modifier), and two contained resources with one id, each add a not-understood
+  criterion too.
 
 The resource is checked with its ``fhir.resources.R4B`` model first (R4B's
-ResearchStudy and Group are R4's); one that does not pass is not a study.
+ResearchStudy and Group are R4's); one that does not pass, or that is nested too
+deeply for it to check (``RecursionError``), is not a study.
 """
 
 from __future__ import annotations
@@ -160,8 +169,12 @@ def _condition_names(concepts: Any) -> tuple[str, ...]:
         if named:
             names.extend(named)
             continue
-        sites = {_SITE_CODES.site_of(c.get("system"), c.get("code")) for c in _list(concept.get("coding"))}
-        if sites and None not in sites and Site.OTHER not in sites:
+        found = [
+            _SITE_CODES.site_of(c.get("system"), c.get("code"))
+            for c in _list(concept.get("coding"))
+        ]
+        sites = {site for site in found if site is not None}
+        if found and None not in found and Site.OTHER not in sites:
             names.extend(_SITE_NAMES[site] for site in sorted(sites))
         else:
             names.append(UNREAD_CONDITION)

@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import responses
 
+from service.app.trial_sources import Refreshing
 from service.clients.errors import FhirForbidden, FhirServerError
 from service.clients.fhir import FhirClient
 from service.clients.research_studies import FhirResearchStudies
@@ -170,3 +171,29 @@ def test_a_next_link_back_to_a_followed_page_ends_the_search() -> None:
     trials.studies()  # no error: the client stops at the link it has already followed
     assert len(responses.calls) == 2
     assert not trials.truncated
+
+
+@responses.activate
+def test_a_read_spent_on_no_study_is_not_kept_and_an_incomplete_one_is_reported() -> None:
+    pages = iter(range(1000))
+
+    def endless(_: object) -> tuple[int, dict[str, str], str]:
+        page = searchset()
+        page["link"] = [{"relation": "next", "url": f"{BASE}/ResearchStudy?page={next(pages)}"}]
+        return 200, {"Content-Type": "application/fhir+json"}, json.dumps(page)
+
+    responses.add_callback(responses.GET, f"{BASE}/ResearchStudy", callback=endless)
+    source = Refreshing(FhirResearchStudies(FhirClient(BASE, retries=0), max_requests=3), 300)
+    for _ in range(2):  # each call reads again: the failure was not cached
+        with pytest.raises(FhirServerError):
+            source.read()
+    assert len(responses.calls) == 6
+    responses.replace(
+        responses.GET,
+        f"{BASE}/ResearchStudy",
+        json=searchset(research_study("a"), {**research_study("b"), "title": ["not", "a string"]}),
+    )
+    source = Refreshing(FhirResearchStudies(FhirClient(BASE, retries=0)), 300)
+    read = source.read()
+    assert [s.study_id for s in read.studies] == ["a"]
+    assert (read.skipped, read.truncated) == (1, False)
