@@ -17,6 +17,7 @@ from service.app.locks import FileLocks
 from service.app.memory_store import MemoryStore
 from service.settings import AuthSettings, Settings, TrialSettings
 from tests.builders import BREAST, NOW, case_ihc, searchset, specimen
+from tests.builders.paging import endless_empty_pages
 from tests.builders.trials import mcode_request, research_study
 
 BASE = "http://ehr.test/fhir"
@@ -70,14 +71,8 @@ def test_a_study_that_cannot_be_read_is_skipped_with_a_warning(tmp_path: Path) -
 def test_a_read_that_spends_its_budget_on_no_study_fails_and_is_not_cached(
     tmp_path: Path,
 ) -> None:
-    pages = iter(range(10_000))
-
-    def endless(_: object) -> tuple[int, dict[str, str], str]:
-        page = searchset()
-        page["link"] = [{"relation": "next", "url": f"{BASE}/ResearchStudy?p={next(pages)}"}]
-        return 200, {"Content-Type": "application/fhir+json"}, json.dumps(page)
-
-    responses.add_callback(responses.GET, f"{BASE}/ResearchStudy", callback=endless)
+    url = f"{BASE}/ResearchStudy"
+    responses.add_callback(responses.GET, url, callback=endless_empty_pages(url))
     client = _client(tmp_path)
     assert client.get(OPERATION).status_code == 502
     responses.replace(

@@ -20,6 +20,7 @@ from service.clients.fhir import FhirClient
 from service.clients.research_studies import FhirResearchStudies
 from service.trials.model import CriterionKind
 from tests.builders import outcome, searchset
+from tests.builders.paging import endless_empty_pages
 from tests.builders.trials import component, group, research_study
 
 BASE = "http://ehr.test/fhir"
@@ -175,14 +176,8 @@ def test_a_next_link_back_to_a_followed_page_ends_the_search() -> None:
 
 @responses.activate
 def test_a_read_spent_on_no_study_is_not_kept_and_an_incomplete_one_is_reported() -> None:
-    pages = iter(range(1000))
-
-    def endless(_: object) -> tuple[int, dict[str, str], str]:
-        page = searchset()
-        page["link"] = [{"relation": "next", "url": f"{BASE}/ResearchStudy?page={next(pages)}"}]
-        return 200, {"Content-Type": "application/fhir+json"}, json.dumps(page)
-
-    responses.add_callback(responses.GET, f"{BASE}/ResearchStudy", callback=endless)
+    url = f"{BASE}/ResearchStudy"
+    responses.add_callback(responses.GET, url, callback=endless_empty_pages(url))
     source = Refreshing(FhirResearchStudies(FhirClient(BASE, retries=0), max_requests=3), 300)
     for _ in range(2):  # each call reads again: the failure was not cached
         with pytest.raises(FhirServerError):
