@@ -14,7 +14,9 @@ every HER2 criterion for that site is left for review: the service never picks o
 two current results.  A preliminary interpretation (her2-rules.md section 11: e.g. an
 input not yet final, a discordance to resolve) is not final either: it answers no HER2
 criterion until it is.  Results whose site is unknown (section 7) are not used: a
-trial is matched on its own site's result only.
+trial is matched on its own site's result only.  When a source's read was incomplete
+(studies skipped as invalid FHIR, or a bound stopped the read), a warning issue
+(:data:`INCOMPLETE`) says that trials may be missing.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from service.app.trial_sources import TrialSource, all_studies
+from service.app.trial_sources import TrialSource, read_all
 from service.fhir.issues import Issue, Severity
 from service.fhir.outbound import Derived
 from service.fhir.trial_request import TrialFilters
@@ -35,6 +37,13 @@ NO_RESULT = Issue(
     "informational",
     "No current HER2 result for a breast or gastroesophageal cancer: no trial is a "
     "candidate, and trials with a HER2 criterion need review.",
+)
+
+INCOMPLETE = Issue(
+    Severity.WARNING,
+    "incomplete",
+    "Not every trial could be read: some studies on the FHIR server are not valid FHIR R4 "
+    "or the read stopped at its bound, so trials may be missing from this list.",
 )
 
 
@@ -96,8 +105,19 @@ def match_patient(
         filters: recruitment status and phase (ClinicalTrials.gov values).
     """
     results = current_her2(derived)
-    matches = match_studies(all_studies(sources), results, filters.statuses, filters.phases)
-    return PatientTrials(matches, [] if results else [NO_RESULT])
+    read = read_all(sources)
+    matches = match_studies(read.studies, results, filters.statuses, filters.phases)
+    issues = [] if results else [NO_RESULT]
+    if read.skipped or read.truncated:
+        issues.append(INCOMPLETE)
+    return PatientTrials(matches, issues)
 
 
-__all__ = ["NO_RESULT", "PatientTrials", "current_her2", "match_patient", "others_results"]
+__all__ = [
+    "INCOMPLETE",
+    "NO_RESULT",
+    "PatientTrials",
+    "current_her2",
+    "match_patient",
+    "others_results",
+]

@@ -11,8 +11,12 @@ parameter for ResearchStudy, and HAPI 6.6.1 refuses it (400, HAPI-2015).  Contai
 Groups (``#id``) need no request.
 
 A ResearchStudy that is not valid R4 (or whose referenced Group is not) is skipped and
-counted in ``skipped``; the log line carries the count only, never a value.  A server
-that refuses or fails raises the FHIR client's errors (``service.clients.errors``).
+counted in ``skipped``; the log line carries the count only, never a value.  Both
+``skipped`` and ``truncated`` are kept for the caller (``service.app.trial_sources``
+passes them on as a warning).  A server that refuses or fails raises the FHIR client's
+errors (``service.clients.errors``); so does one that spent the whole request budget
+without giving a single ResearchStudy (e.g. empty pages with a new ``next`` link each
+time): that is a failed read, never an empty trial list.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import logging
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Final
 
+from service.clients.errors import FhirServerError
 from service.clients.fhir import FhirClient
 from service.fhir.research_study_in import (
     NotAResearchStudy,
@@ -134,10 +139,17 @@ class FhirResearchStudies:
         distinct Groups; a study whose Group is not read has a not-understood criterion).
 
         Raises:
-            FhirClientError: the server refused or failed (its subclasses say how).
+            FhirClientError: the server refused or failed (its subclasses say how);
+                ``FhirServerError`` when the request budget was spent without a study.
         """
         self._requests = 0
         resources, truncated = self._research_studies()
+        if truncated and not resources:
+            _LOG.warning(
+                "research studies not read: request budget spent on no study",
+                extra={"fields": {"requests": self._requests}},
+            )
+            raise FhirServerError("the ResearchStudy search gave no study within its budget")
         base = self.client.base_url
         wanted = sorted({ref for r in resources for ref in enrollment_groups(r, base)})
         if len(wanted) > self.max_studies:

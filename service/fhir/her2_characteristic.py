@@ -21,8 +21,10 @@ her2-status-component#her2-low                               ``valueBoolean``   
 her2-status-component#her2-ultralow                          ``valueBoolean``        HER2-ultralow
 ===========================================================  ======================  ===========
 
-``exclude`` true puts the criterion in the exclusion section.  A ``false`` boolean
-denies the class: "HER2-low: false" admits every class *but* HER2-low (positive,
+``exclude`` true puts the criterion in the exclusion section; an ``exclude`` that is not
+a JSON boolean (fhir.resources accepts ``"true"``, ``1``, ``"yes"``...) or a
+``modifierExtension`` makes a HER2 characteristic not understood (section unknown).
+A ``false`` boolean denies the class: "HER2-low: false" admits every class *but* HER2-low (positive,
 ultralow, null), exactly like the service's own ``her2_low = false``; it is never read
 as "HER2 0".  Everything else about HER2 is **not understood**, never guessed:
 
@@ -30,7 +32,10 @@ as "HER2 0".  Everything else about HER2 is **not understood**, never guessed:
   IHC 3+ *or* ISH-amplified; HER2-low is IHC 1+ *or* 2+/ISH-negative; an ISH result
   alone says nothing of IHC 3+), as in the text reader (``service.trials.criteria``);
 - equivocal or indeterminate answers, answers that disagree with each other, a value
-  that is not the expected type, an unrecognised answer;
+  that is not the expected type (a ``valueBoolean`` that is not a JSON boolean), an
+  unrecognised answer; a ``code`` or value with any coding not in the table beside
+  a recognised one (e.g. LOINC 48676-1 with oestrogen receptor 16112-5, or a local
+  code): codings of one concept that may disagree are never read;
 - other codes of the project's code systems (``ish-group``, ``next-step``), the
   HER2-related codes that are never used for status (serum HER2, tissue immunoassay);
 - a characteristic whose code or value names HER2 only in words (``text``/``display``),
@@ -120,19 +125,34 @@ def _value_label(characteristic: Mapping[str, Any]) -> str:
     return "(a value not read)"
 
 
+def _section(characteristic: Mapping[str, Any]) -> Section | None:
+    """The section ``exclude`` names; None unless it is a JSON boolean.
+
+    fhir.resources accepts ``"true"``, ``1``, ``"yes"`` or ``"on"`` for a boolean, so a
+    resource that passed the R4B check may still carry one of them: which section it
+    means is not guessed (the characteristic is not understood).
+    """
+    exclude = characteristic.get("exclude")
+    if not isinstance(exclude, bool):
+        return None
+    return Section.EXCLUSION if exclude else Section.INCLUSION
+
+
 def sentence(characteristic: Mapping[str, Any]) -> str:
     """A readable rendering of a characteristic, kept as the criterion's sentence."""
     text = f"{_label(characteristic.get('code'))}: {_value_label(characteristic)}"
-    return f"{text} (exclude)" if characteristic.get("exclude") is True else text
+    return f"{text} (exclude)" if _section(characteristic) is Section.EXCLUSION else text
 
 
 def _answer(characteristic: Mapping[str, Any]) -> Answer | None:
-    """The one answer the value's recognised codings agree on; None if none or several."""
+    """The one answer every coding of the value gives; None if any is unknown or two differ.
+
+    A local "equivocal" beside SNOMED "positive" is not read as positive.
+    """
     answers = {
         _STATUS_ANSWERS.get(coding) or ANSWERS.get(coding)
         for coding in codings(characteristic.get("valueCodeableConcept"))
     }
-    answers.discard(None)
     return answers.pop() if len(answers) == 1 else None
 
 
@@ -167,6 +187,11 @@ def _kind(characteristic: Mapping[str, Any]) -> tuple[CriterionKind, bool, Site 
             Kind.IHC,
         ):
             recognised.add((str(DEFAULT_CODES[(system, code)]), code))
+        else:
+            # Every coding of a concept must mean the same: one that is not a HER2
+            # code read here (another LOINC test such as ER status, a local code)
+            # disagrees or may, so the characteristic is not read.
+            return not_understood
     kinds = {kind for kind, _ in recognised}
     if len(kinds) != 1:
         return not_understood
@@ -201,8 +226,14 @@ def read_characteristic(characteristic: Mapping[str, Any]) -> Criterion | None:
     words = _her2_words(characteristic)
     if not coded and words is None:
         return None
+    if characteristic.get("modifierExtension") or _section(characteristic) is None:
+        # An unknown modifier may change the meaning (FHIR forbids ignoring it), and
+        # a non-boolean ``exclude`` names no section: neither is guessed.
+        return Criterion(
+            CriterionKind.NOT_UNDERSTOOD, Section.UNKNOWN, sentence(characteristic), source=SOURCE
+        )
     kind, negated, site = _kind(characteristic)
-    section = Section.EXCLUSION if characteristic.get("exclude") is True else Section.INCLUSION
+    section = _section(characteristic) or Section.INCLUSION
     if not coded and words is not None:
         # HER2 in words only: never read as a status, but a HER2 (ERBB2) *mutation*
         # criterion is told apart, as in the text, so it is not a status criterion.

@@ -14,7 +14,9 @@ What is read, and from where:
   mapped to ClinicalTrials.gov phases (:data:`PHASE_TO_CTGOV`; ``phase-1-phase-2`` is
   both); other codings are not read.
 - **conditions** and **keywords**: each ``condition[]`` / ``keyword[]`` concept's
-  ``text``, else its codings' ``display``.
+  ``text``, else its codings' ``display``; a condition that is coded only reads as the
+  site its code names in the project's site tables, else as :data:`UNREAD_CONDITION`
+  (another site: left for review), never guessed (:func:`_condition_names`).
 - **eligibility text**: R4 has no element for it.  The mCODE clinical-trial-matching
   service (``src/study-fhir-converter.ts``) puts ClinicalTrials.gov's
   ``eligibilityCriteria`` into the ``display`` of the ``enrollment`` reference to a
@@ -23,13 +25,20 @@ What is read, and from where:
 - **coded eligibility**: the ``characteristic`` of every enrollment Group (contained
   ``#id``, or ``Group/id`` resolved by the caller), read by
   :mod:`service.fhir.her2_characteristic`.  When any is about HER2 they become
-  ``Study.coded`` and the text is not read.  An enrollment Group that is neither
-  contained nor given by the caller (not on the server) cannot be seen, so the study
-  gets one not-understood criterion for it rather than a reading of the text that the
-  unseen characteristics might contradict.
+  ``Study.coded`` and the text is not read -- unless every one is a HER2 (ERBB2)
+  *mutation* criterion, which is never status: the text is then read.  An enrollment
+  Group that is neither contained nor given by the caller (not on the server) cannot
+  be seen, so the study gets one not-understood criterion for it rather than a
+  reading of the text that the unseen characteristics might contradict; so does an
+  enrollment entry naming a Group by ``identifier`` or ``type`` alone (only an entry
+  with nothing but ``display`` is eligibility text).  A ``modifierExtension``
+  anywhere in the study or an enrollment Group (FHIR forbids ignoring an unknown
+  modifier), and two contained resources with one id, each add a not-understood
+  criterion too.
 
 The resource is checked with its ``fhir.resources.R4B`` model first (R4B's
-ResearchStudy and Group are R4's); one that does not pass is not a study.
+ResearchStudy and Group are R4's); one that does not pass, or that is nested too
+deeply for it to check (``RecursionError``), is not a study.
 """
 
 from __future__ import annotations
@@ -42,13 +51,22 @@ from fhir.resources.R4B.group import Group
 from fhir.resources.R4B.researchstudy import ResearchStudy
 from pydantic import ValidationError
 
+from service.fhir.codes import CodeMap
 from service.fhir.her2_characteristic import SOURCE, read_characteristic
 from service.fhir.references import parse_reference
+from service.her2 import Site
 from service.trials.model import Criterion, CriterionKind, Section, Study
 
 CTGOV_SYSTEMS: Final = frozenset({"http://clinicaltrials.gov", "http://clinicaltrials.gov/"})
 PHASE_SYSTEM: Final = "http://terminology.hl7.org/CodeSystem/research-study-phase"
 _NCT: Final = re.compile(r"NCT\d{8}")
+_SITE_CODES: Final = CodeMap()
+# The words a coded-only condition is read as (``service.trials.sites`` places both).
+_SITE_NAMES: Final[Mapping[Site, str]] = {
+    Site.BREAST: "Breast cancer",
+    Site.GASTROESOPHAGEAL: "Gastric, oesophageal or gastroesophageal junction cancer",
+}
+UNREAD_CONDITION: Final = "Coded condition (not read)"
 
 # R4 ResearchStudy.status -> ClinicalTrials.gov overallStatus: one of the values the
 # mCODE trial-matching service maps to that code (``research_study_codes.STATUSES``), so
@@ -91,10 +109,19 @@ class NotAResearchStudy(ValueError):
 def _check(model: Any, resource: Mapping[str, Any], what: str) -> None:
     try:
         model.model_validate(dict(resource))
-    except (ValidationError, KeyError, TypeError, AttributeError, IndexError, ValueError):
+    except (
+        ValidationError,
+        KeyError,
+        TypeError,
+        AttributeError,
+        IndexError,
+        ValueError,
+        RecursionError,
+    ):
         # fhir.resources may crash on hostile shapes instead of raising a ValidationError
-        # (as service.fhir.r4b_check found); its messages may quote the resource: never
-        # passed on.
+        # (as service.fhir.r4b_check found), or recurse past Python's limit on deeply
+        # nested elements (~150 levels of `extension`); its messages may quote the
+        # resource: never passed on.
         raise NotAResearchStudy(f"not a valid R4 {what}") from None
 
 
@@ -122,6 +149,35 @@ def _concept_names(concepts: Any) -> tuple[str, ...]:
         names.extend(
             c["display"] for c in _list(concept.get("coding")) if isinstance(c.get("display"), str)
         )
+    return tuple(names)
+
+
+def _condition_names(concepts: Any) -> tuple[str, ...]:
+    """Each condition's text, else its codings' display, else what its codes name.
+
+    The trial matcher reads a study's site from condition words only
+    (``service.trials.sites``), so a condition that is coded only is put into words:
+    a code of the project's site tables (``service.fhir.codes``: ICD-10 C50 / C15 /
+    C16 in any edition, the SNOMED CT codes of ``DEFAULT_SITE_CODES``) names its
+    site; any other code (a lung cancer code, a local code) is never guessed and
+    reads as :data:`UNREAD_CONDITION`, which the matcher takes for a condition naming
+    something else (the study is left for review, never taken for an organ-less basket).
+    """
+    names: list[str] = []
+    for concept in _list(concepts):
+        named = _concept_names([concept])
+        if named:
+            names.extend(named)
+            continue
+        found = [
+            _SITE_CODES.site_of(c.get("system"), c.get("code"))
+            for c in _list(concept.get("coding"))
+        ]
+        sites = {site for site in found if site is not None}
+        if found and None not in found and Site.OTHER not in sites:
+            names.extend(_SITE_NAMES[site] for site in sorted(sites))
+        else:
+            names.append(UNREAD_CONDITION)
     return tuple(names)
 
 
@@ -178,35 +234,72 @@ def _group_for(
     return group
 
 
+def _not_understood(sentence: str) -> Criterion:
+    return Criterion(CriterionKind.NOT_UNDERSTOOD, Section.UNKNOWN, sentence, source=SOURCE)
+
+
+def _has_modifier(element: Any) -> bool:
+    """Whether a ``modifierExtension`` occurs anywhere in the element (iteratively).
+
+    FHIR forbids ignoring a modifier one does not know: it may negate or change what
+    the element around it means.  Only resources that passed the R4B check get here,
+    so the walk is bounded by what that check accepted.
+    """
+    stack = [element]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Mapping):
+            if item.get("modifierExtension"):
+                return True
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
+def _display_only(enrollment: Mapping[str, Any]) -> bool:
+    """Whether an enrollment entry is only eligibility text (nothing but ``display``).
+
+    An entry naming a Group by ``identifier`` or ``type`` alone refers to a Group that
+    cannot be read, exactly like a reference that cannot be resolved.
+    """
+    return set(enrollment) == {"display"}
+
+
 def _coded(
     resource: Mapping[str, Any], groups: Mapping[str, Mapping[str, Any]], base_url: str | None
 ) -> tuple[Criterion, ...] | None:
-    contained = {
-        c["id"]: c
-        for c in _list(resource.get("contained"))
-        if c.get("resourceType") == "Group" and isinstance(c.get("id"), str)
-    }
+    contained: dict[str, Mapping[str, Any]] = {}
     criteria: list[Criterion] = []
+    ids = [c["id"] for c in _list(resource.get("contained")) if isinstance(c.get("id"), str)]
+    if len(ids) != len(set(ids)):
+        # Contained ids must be unique; which of two ``#g`` is meant is not guessed.
+        criteria.append(_not_understood("Two contained resources with the same id"))
+    for c in _list(resource.get("contained")):
+        if c.get("resourceType") == "Group" and isinstance(c.get("id"), str):
+            contained[c["id"]] = c
+    if _has_modifier({k: v for k, v in resource.items() if k != "contained"}):
+        criteria.append(_not_understood("The study carries a modifier extension not read"))
     for enrollment in _list(resource.get("enrollment")):
-        reference = enrollment.get("reference")
-        if reference is None:
-            continue  # a display-only enrollment: the eligibility text
-        group = _group_for(reference, contained, groups, base_url)
+        if _display_only(enrollment):
+            continue  # the eligibility text
+        group = _group_for(enrollment.get("reference"), contained, groups, base_url)
         if group is None:
-            criteria.append(
-                Criterion(
-                    CriterionKind.NOT_UNDERSTOOD,
-                    Section.UNKNOWN,
-                    "An enrollment Group that could not be read",
-                    source=SOURCE,
-                )
-            )
+            criteria.append(_not_understood("An enrollment Group that could not be read"))
+            continue
+        if _has_modifier(group):
+            criteria.append(_not_understood("An enrollment Group with a modifier extension"))
             continue
         for characteristic in _list(group.get("characteristic")):
             read = read_characteristic(characteristic)
             if read is not None:
                 criteria.append(read)
-    return tuple(criteria) or None
+    if all(c.kind is CriterionKind.HER2_MUTATION for c in criteria):
+        # Mutation criteria are never HER2 status: with nothing else coded the text is
+        # read (it may state status criteria), and its own mutation sentences are
+        # told apart there as here.
+        return None
+    return tuple(criteria)
 
 
 def study_from_research_study(
@@ -236,7 +329,7 @@ def study_from_research_study(
         title=str(resource.get("title") or ""),
         overall_status=STATUS_TO_CTGOV.get(str(resource.get("status"))),
         phases=_phases(resource),
-        conditions=_concept_names(resource.get("condition")),
+        conditions=_condition_names(resource.get("condition")),
         keywords=_concept_names(resource.get("keyword")),
         eligibility="\n".join(texts),
         coded=_coded(resource, groups or {}, base_url),

@@ -14,11 +14,13 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import responses
 
+from service.app.trial_sources import Refreshing
 from service.clients.errors import FhirForbidden, FhirServerError
 from service.clients.fhir import FhirClient
 from service.clients.research_studies import FhirResearchStudies
 from service.trials.model import CriterionKind
 from tests.builders import outcome, searchset
+from tests.builders.paging import endless_empty_pages
 from tests.builders.trials import component, group, research_study
 
 BASE = "http://ehr.test/fhir"
@@ -139,8 +141,10 @@ def test_a_server_that_pages_forever_is_asked_a_bounded_number_of_times() -> Non
 
     responses.add_callback(responses.GET, f"{BASE}/ResearchStudy", callback=endless)
     trials = FhirResearchStudies(FhirClient(BASE, retries=0), max_requests=7)
-    assert trials.studies() == []
-    assert trials.truncated
+    # A read that spent its budget on no study failed: never an empty trial list (which
+    # the caller would cache and show as "no trial fits").
+    with pytest.raises(FhirServerError):
+        trials.studies()
     assert len(responses.calls) == 7
 
 
@@ -168,3 +172,23 @@ def test_a_next_link_back_to_a_followed_page_ends_the_search() -> None:
     trials.studies()  # no error: the client stops at the link it has already followed
     assert len(responses.calls) == 2
     assert not trials.truncated
+
+
+@responses.activate
+def test_a_read_spent_on_no_study_is_not_kept_and_an_incomplete_one_is_reported() -> None:
+    url = f"{BASE}/ResearchStudy"
+    responses.add_callback(responses.GET, url, callback=endless_empty_pages(url))
+    source = Refreshing(FhirResearchStudies(FhirClient(BASE, retries=0), max_requests=3), 300)
+    for _ in range(2):  # each call reads again: the failure was not cached
+        with pytest.raises(FhirServerError):
+            source.read()
+    assert len(responses.calls) == 6
+    responses.replace(
+        responses.GET,
+        f"{BASE}/ResearchStudy",
+        json=searchset(research_study("a"), {**research_study("b"), "title": ["not", "a string"]}),
+    )
+    source = Refreshing(FhirResearchStudies(FhirClient(BASE, retries=0)), 300)
+    read = source.read()
+    assert [s.study_id for s in read.studies] == ["a"]
+    assert (read.skipped, read.truncated) == (1, False)
