@@ -38,6 +38,8 @@ as "HER2 0".  Everything else about HER2 is **not understood**, never guessed:
   code): codings of one concept that may disagree are never read;
 - other codes of the project's code systems (``ish-group``, ``next-step``), the
   HER2-related codes that are never used for status (serum HER2, tissue immunoassay);
+- a ``code`` whose words (``text``/``display``) do not name HER2, or a value whose
+  words deny, doubt or name the opposite class ("Not positive" over SNOMED Positive);
 - a characteristic whose code or value names HER2 only in words (``text``/``display``),
   except that words naming a HER2 (ERBB2) *mutation* make a mutation criterion, which is
   never HER2 status (as in the text reader).
@@ -47,6 +49,7 @@ A characteristic that is not about HER2 at all is ignored (None).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -175,6 +178,31 @@ def _her2_words(characteristic: Mapping[str, Any]) -> str | None:
     return text if "her2" in normalise(text) else None
 
 
+# Words of a value that deny or leave it open: "Not positive", "Equivocal", "Unknown".
+_VALUE_DOUBT: Final = re.compile(
+    r"\b(?:not|no|non|never|without|except|equivocal|indeterminate|unknown|pending)\b"
+)
+_OPPOSITE: Final = {Answer.POSITIVE: "negative", Answer.NEGATIVE: "positive"}
+
+
+def _words_disagree(characteristic: Mapping[str, Any], answer: Answer | None) -> bool:
+    """Whether the words beside the codes say something else than the codes.
+
+    A ``code`` whose text or display does not name HER2 ("Estrogen receptor status"
+    over LOINC 48676-1), or a value whose words deny, doubt or name the opposite
+    class ("Not positive" over SNOMED Positive): the codes are not read against them.
+    """
+    for word in _words(characteristic.get("code")):
+        if "her2" not in normalise(word):
+            return True
+    opposite = _OPPOSITE.get(answer) if answer is not None else None
+    for word in _words(characteristic.get("valueCodeableConcept")):
+        lowered = normalise(word)
+        if _VALUE_DOUBT.search(lowered) or (opposite is not None and opposite in lowered):
+            return True
+    return False
+
+
 def _kind(characteristic: Mapping[str, Any]) -> tuple[CriterionKind, bool, Site | None]:
     """What a HER2 characteristic states: (kind, negated, site)."""
     not_understood = (CriterionKind.NOT_UNDERSTOOD, False, None)
@@ -199,10 +227,12 @@ def _kind(characteristic: Mapping[str, Any]) -> tuple[CriterionKind, bool, Site 
     if kind == "component":
         value = characteristic.get("valueBoolean")
         codes = {code for _, code in recognised}
-        if len(codes) != 1 or not isinstance(value, bool):
+        if len(codes) != 1 or not isinstance(value, bool) or _words_disagree(characteristic, None):
             return not_understood
         return _COMPONENT_KINDS[codes.pop()], not value, None
     answer = _answer(characteristic)
+    if _words_disagree(characteristic, answer):
+        return not_understood
     table = _INTERPRETATION_ANSWERS if kind == Kind.INTERPRETATION else _IHC_ANSWERS
     read = table.get(answer) if answer is not None else None
     if read is None:

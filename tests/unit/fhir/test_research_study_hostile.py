@@ -244,3 +244,43 @@ def test_agreeing_codings_are_still_read() -> None:
     read = read_characteristic(her2_positive)
     assert read is not None
     assert read.kind is CriterionKind.HER2_POSITIVE
+
+
+@pytest.mark.parametrize(
+    ("code_words", "value_words"),
+    [
+        ({"text": "Estrogen receptor status"}, None),
+        ({"display": "ER [Interpretation] in Tissue"}, None),
+        (None, {"text": "Not positive"}),
+        (None, {"text": "Equivocal"}),
+        (None, {"display": "Negative"}),
+    ],
+)
+def test_words_that_say_something_else_than_the_codes_are_not_understood(
+    code_words: dict[str, str] | None, value_words: dict[str, str] | None
+) -> None:
+    characteristic = interpretation()  # LOINC 48676-1 = SNOMED Positive
+    if code_words is not None:
+        code = characteristic["code"]
+        if "text" in code_words:
+            code["text"] = code_words["text"]
+        else:
+            code["coding"][0]["display"] = code_words["display"]
+    if value_words is not None:
+        value = characteristic["valueCodeableConcept"]
+        if "text" in value_words:
+            value["text"] = value_words["text"]
+        else:
+            value["coding"][0]["display"] = value_words["display"]
+    found = read_characteristic(characteristic)
+    assert found is not None
+    assert found.kind is CriterionKind.NOT_UNDERSTOOD
+
+
+def test_words_that_agree_with_the_codes_are_read() -> None:
+    characteristic = interpretation()
+    characteristic["valueCodeableConcept"]["coding"][0]["display"] = "Positive"
+    characteristic["valueCodeableConcept"]["text"] = "HER2 positive"
+    found = read_characteristic(characteristic)
+    assert found is not None
+    assert found.kind is CriterionKind.HER2_POSITIVE
