@@ -247,31 +247,21 @@ def test_agreeing_codings_are_still_read() -> None:
 
 
 @pytest.mark.parametrize(
-    ("code_words", "value_words"),
+    ("element", "field", "words"),
     [
-        ({"text": "Estrogen receptor status"}, None),
-        ({"display": "ER [Interpretation] in Tissue"}, None),
-        (None, {"text": "Not positive"}),
-        (None, {"text": "Equivocal"}),
-        (None, {"display": "Negative"}),
+        ("code", "text", "Estrogen receptor status"),
+        ("code", "display", "ER [Interpretation] in Tissue"),
+        ("valueCodeableConcept", "text", "Not positive"),
+        ("valueCodeableConcept", "text", "Equivocal"),
+        ("valueCodeableConcept", "display", "Negative"),
     ],
 )
 def test_words_that_say_something_else_than_the_codes_are_not_understood(
-    code_words: dict[str, str] | None, value_words: dict[str, str] | None
+    element: str, field: str, words: str
 ) -> None:
     characteristic = interpretation()  # LOINC 48676-1 = SNOMED Positive
-    if code_words is not None:
-        code = characteristic["code"]
-        if "text" in code_words:
-            code["text"] = code_words["text"]
-        else:
-            code["coding"][0]["display"] = code_words["display"]
-    if value_words is not None:
-        value = characteristic["valueCodeableConcept"]
-        if "text" in value_words:
-            value["text"] = value_words["text"]
-        else:
-            value["coding"][0]["display"] = value_words["display"]
+    concept_ = characteristic[element]
+    (concept_ if field == "text" else concept_["coding"][0])[field] = words
     found = read_characteristic(characteristic)
     assert found is not None
     assert found.kind is CriterionKind.NOT_UNDERSTOOD
