@@ -147,11 +147,21 @@ def sentence(characteristic: Mapping[str, Any]) -> str:
     return f"{text} (exclude)" if _section(characteristic) is Section.EXCLUSION else text
 
 
+def _incomplete_codings(concept: Any) -> bool:
+    """Whether a concept has a coding without a usable system and code (never skipped)."""
+    if not isinstance(concept, Mapping):
+        return False
+    return len(as_list(concept.get("coding"))) != len(codings(concept))
+
+
 def _answer(characteristic: Mapping[str, Any]) -> Answer | None:
     """The one answer every coding of the value gives; None if any is unknown or two differ.
 
-    A local "equivocal" beside SNOMED "positive" is not read as positive.
+    A local "equivocal" beside SNOMED "positive" is not read as positive, nor is a
+    coding without a system or code beside it.
     """
+    if _incomplete_codings(characteristic.get("valueCodeableConcept")):
+        return None
     answers = {
         _STATUS_ANSWERS.get(coding) or ANSWERS.get(coding)
         for coding in codings(characteristic.get("valueCodeableConcept"))
@@ -195,10 +205,14 @@ def _words_disagree(characteristic: Mapping[str, Any], answer: Answer | None) ->
     for word in _words(characteristic.get("code")):
         if "her2" not in normalise(word):
             return True
-    opposite = _OPPOSITE.get(answer) if answer is not None else None
+    if answer not in _OPPOSITE:
+        # IHC answers carry their own wording ("IHC 0, no membrane staining"): their
+        # codes are exact, and their words are not read for doubt.
+        return False
+    opposite = _OPPOSITE[answer]
     for word in _words(characteristic.get("valueCodeableConcept")):
         lowered = normalise(word)
-        if _VALUE_DOUBT.search(lowered) or (opposite is not None and opposite in lowered):
+        if _VALUE_DOUBT.search(lowered) or opposite in lowered:
             return True
     return False
 
@@ -206,6 +220,8 @@ def _words_disagree(characteristic: Mapping[str, Any], answer: Answer | None) ->
 def _kind(characteristic: Mapping[str, Any]) -> tuple[CriterionKind, bool, Site | None]:
     """What a HER2 characteristic states: (kind, negated, site)."""
     not_understood = (CriterionKind.NOT_UNDERSTOOD, False, None)
+    if _incomplete_codings(characteristic.get("code")):
+        return not_understood
     recognised = set()
     for system, code in codings(characteristic.get("code")):
         if system == CS_COMPONENT and code in _COMPONENT_KINDS:

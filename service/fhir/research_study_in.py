@@ -56,6 +56,7 @@ from service.fhir.her2_characteristic import SOURCE, read_characteristic
 from service.fhir.references import parse_reference
 from service.her2 import Site
 from service.trials.model import Criterion, CriterionKind, Section, Study
+from service.trials.sites import site_named
 
 CTGOV_SYSTEMS: Final = frozenset({"http://clinicaltrials.gov", "http://clinicaltrials.gov/"})
 PHASE_SYSTEM: Final = "http://terminology.hl7.org/CodeSystem/research-study-phase"
@@ -66,7 +67,9 @@ _SITE_NAMES: Final[Mapping[Site, str]] = {
     Site.BREAST: "Breast cancer",
     Site.GASTROESOPHAGEAL: "Gastric, oesophageal or gastroesophageal junction cancer",
 }
-UNREAD_CONDITION: Final = "Coded condition (not read)"
+# No denial word in it ("not"): joined with other conditions it must not read as
+# denying the site named next to it.
+UNREAD_CONDITION: Final = "Coded condition, code unread"
 
 # R4 ResearchStudy.status -> ClinicalTrials.gov overallStatus: one of the values the
 # mCODE trial-matching service maps to that code (``research_study_codes.STATUSES``), so
@@ -153,7 +156,7 @@ def _concept_names(concepts: Any) -> tuple[str, ...]:
 
 
 def _condition_names(concepts: Any) -> tuple[str, ...]:
-    """Each condition's text, else its codings' display, else what its codes name.
+    """Each condition's words (text, else displays) checked against what its codes name.
 
     The trial matcher reads a study's site from condition words only
     (``service.trials.sites``), so a condition that is coded only is put into words:
@@ -165,19 +168,24 @@ def _condition_names(concepts: Any) -> tuple[str, ...]:
     """
     names: list[str] = []
     for concept in _list(concepts):
-        named = _concept_names([concept])
-        if named:
-            names.extend(named)
-            continue
+        named = [n for n in _concept_names([concept]) if n.strip()]
         found = [
             _SITE_CODES.site_of(c.get("system"), c.get("code"))
             for c in _list(concept.get("coding"))
         ]
         sites = {site for site in found if site is not None}
-        if found and None not in found and Site.OTHER not in sites:
-            names.extend(_SITE_NAMES[site] for site in sorted(sites))
-        else:
+        named_sites = {site_named(n) for n in named} - {None}
+        if not found:
+            names.extend(named or [UNREAD_CONDITION])
+        elif None in found or Site.OTHER in sites or not named_sites <= sites:
+            # A code the tables do not place, or words naming another site than the
+            # codes ("HER2-positive" or "Breast cancer" over a lung cancer code): the
+            # words do not override the code, and which is meant is not guessed.
             names.append(UNREAD_CONDITION)
+        else:
+            names.extend(named)
+            if not named_sites:  # no words, or generic ones: the codes give the site
+                names.extend(_SITE_NAMES[site] for site in sorted(sites))
     return tuple(names)
 
 
@@ -258,12 +266,14 @@ def _has_modifier(element: Any) -> bool:
 
 
 def _display_only(enrollment: Mapping[str, Any]) -> bool:
-    """Whether an enrollment entry is only eligibility text (nothing but ``display``).
+    """Whether an enrollment entry is only eligibility text (a ``display``, no Group).
 
-    An entry naming a Group by ``identifier`` or ``type`` alone refers to a Group that
-    cannot be read, exactly like a reference that cannot be resolved.
+    An entry naming a Group by ``reference``, ``identifier`` or ``type`` refers to a
+    Group; one that cannot be read is not understood, exactly like a reference that
+    cannot be resolved.  An ``id``, ``extension`` or ``_display`` (a translation) beside
+    the display names no Group.
     """
-    return set(enrollment) == {"display"}
+    return "display" in enrollment and not {"reference", "identifier", "type"} & set(enrollment)
 
 
 def _coded(
@@ -280,6 +290,10 @@ def _coded(
             contained[c["id"]] = c
     if _has_modifier({k: v for k, v in resource.items() if k != "contained"}):
         criteria.append(_not_understood("The study carries a modifier extension not read"))
+    if criteria:
+        # The study as a whole cannot be read (which Group is meant, what a modifier
+        # changes): no characteristic is read, so none can exclude or admit anyone.
+        return tuple(criteria)
     for enrollment in _list(resource.get("enrollment")):
         if _display_only(enrollment):
             continue  # the eligibility text

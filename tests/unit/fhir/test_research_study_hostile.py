@@ -29,6 +29,7 @@ from tests.builders.trials import (
     research_study,
 )
 
+NU = CriterionKind.NOT_UNDERSTOOD
 BREAST_POSITIVE = {Site.BREAST: PatientHer2(Site.BREAST, Status.POSITIVE, False, False)}
 GASTRIC_POSITIVE = {
     Site.GASTROESOPHAGEAL: PatientHer2(Site.GASTROESOPHAGEAL, Status.POSITIVE, False, False)
@@ -122,10 +123,36 @@ def test_another_or_unknown_coded_condition_is_left_for_review(system: str, code
     assert _outcome(resource, GASTRIC_POSITIVE) is Outcome.NEEDS_REVIEW
 
 
-def test_a_condition_display_is_still_preferred_to_its_code() -> None:
-    resource = _coded_only(SNOMED, "93880001")
+def test_condition_words_that_agree_with_the_code_are_kept() -> None:
+    resource = _coded_only(SNOMED, "254837009")
     resource["condition"][0]["coding"][0]["display"] = "Breast carcinoma"
     assert study_from_research_study(resource).conditions == ("Breast carcinoma",)
+
+
+@pytest.mark.parametrize(
+    ("words", "system", "code"),
+    [
+        ("HER2-positive", "http://hl7.org/fhir/sid/icd-10", "C34.9"),
+        ("Breast carcinoma", SNOMED, "93880001"),
+        ("Breast cancer", "http://hl7.org/fhir/sid/icd-10", "C16.0"),
+        (" ", "http://hl7.org/fhir/sid/icd-10", "C34.9"),
+    ],
+)
+def test_condition_words_never_override_a_code_naming_something_else(
+    words: str, system: str, code: str
+) -> None:
+    resource = _coded_only(system, code)
+    resource["condition"][0]["text"] = words
+    assert study_from_research_study(resource).conditions == (UNREAD_CONDITION,)
+    assert _outcome(resource) is Outcome.NEEDS_REVIEW
+    assert _outcome(resource, GASTRIC_POSITIVE) is Outcome.NEEDS_REVIEW
+
+
+def test_generic_condition_words_take_the_site_of_their_code() -> None:
+    resource = _coded_only("http://hl7.org/fhir/sid/icd-10", "C50.9")
+    resource["condition"][0]["text"] = "HER2-positive cancer"
+    assert study_from_research_study(resource).conditions[-1] == "Breast cancer"
+    assert _outcome(resource, GASTRIC_POSITIVE) is Outcome.EXCLUDED
 
 
 @pytest.mark.parametrize("depth", [150, 400])
@@ -274,3 +301,44 @@ def test_words_that_agree_with_the_codes_are_read() -> None:
     found = read_characteristic(characteristic)
     assert found is not None
     assert found.kind is CriterionKind.HER2_POSITIVE
+
+
+@pytest.mark.parametrize("element", ["code", "valueCodeableConcept"])
+@pytest.mark.parametrize("broken", [{"code": "260385009"}, {"system": SNOMED}, {"display": "x"}])
+def test_a_coding_without_system_or_code_is_not_understood(
+    element: str, broken: dict[str, str]
+) -> None:
+    her2_positive = interpretation()
+    her2_positive[element]["coding"].append(broken)
+    assert getattr(read_characteristic(her2_positive), "kind", None) is NU
+
+
+def test_the_project_s_own_ihc_displays_are_read() -> None:
+    code = concept(LOINC, "85319-2", "HER2 [Presence] in Breast cancer specimen by Immune stain")
+    value = concept(
+        "https://her2-status.org/fhir/CodeSystem/her2-ihc-score",
+        "0-null",
+        "IHC 0, no membrane staining (assessed)",
+    )
+    found = read_characteristic(characteristic(code, valueCodeableConcept=value))
+    assert found is not None
+    assert found.kind is CriterionKind.HER2_NULL
+
+
+def test_a_study_modifier_or_duplicate_ids_read_no_characteristic() -> None:
+    requires_positive = group("g", interpretation())
+    modified = research_study("s", contained=requires_positive)
+    modified["modifierExtension"] = [{"url": "urn:x", "valueBoolean": True}]
+    negative = {Site.BREAST: PatientHer2(Site.BREAST, Status.NEGATIVE, False, False)}
+    assert _outcome(modified, negative) is Outcome.NOT_UNDERSTOOD
+    twice = research_study("s", contained=requires_positive)
+    twice["contained"].append(group("g", interpretation(exclude=True)))
+    assert _outcome(twice) is Outcome.NOT_UNDERSTOOD
+
+
+def test_a_display_with_its_translation_is_still_the_eligibility_text() -> None:
+    resource = research_study("s", eligibility=POSITIVE_TEXT)
+    (entry,) = [e for e in resource["enrollment"] if "display" in e]
+    entry["_display"] = {"extension": [{"url": "urn:translation", "valueString": "x"}]}
+    entry["id"] = "e1"
+    assert _outcome(resource) is Outcome.CANDIDATE
