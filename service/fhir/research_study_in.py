@@ -14,9 +14,11 @@ What is read, and from where:
   mapped to ClinicalTrials.gov phases (:data:`PHASE_TO_CTGOV`; ``phase-1-phase-2`` is
   both); other codings are not read.
 - **conditions** and **keywords**: each ``condition[]`` / ``keyword[]`` concept's
-  ``text``, else its codings' ``display``; a condition that is coded only reads as the
-  site its code names in the project's site tables, else as :data:`UNREAD_CONDITION`
-  (another site: left for review), never guessed (:func:`_condition_names`).
+  ``text``, else its codings' ``display``, checked against its codes: a code names the
+  site it has in the project's site tables (which gives the site when the words are
+  generic or absent); a code the tables do not place, or words naming another site
+  than the code, read as :data:`UNREAD_CONDITION` (another site: left for review),
+  never guessed (:func:`_condition_names`).
 - **eligibility text**: R4 has no element for it.  The mCODE clinical-trial-matching
   service (``src/study-fhir-converter.ts``) puts ClinicalTrials.gov's
   ``eligibilityCriteria`` into the ``display`` of the ``enrollment`` reference to a
@@ -30,11 +32,12 @@ What is read, and from where:
   Group that is neither contained nor given by the caller (not on the server) cannot
   be seen, so the study gets one not-understood criterion for it rather than a
   reading of the text that the unseen characteristics might contradict; so does an
-  enrollment entry naming a Group by ``identifier`` or ``type`` alone (only an entry
-  with nothing but ``display`` is eligibility text).  A ``modifierExtension``
-  anywhere in the study or an enrollment Group (FHIR forbids ignoring an unknown
-  modifier), and two contained resources with one id, each add a not-understood
-  criterion too.
+  enrollment entry naming a Group by ``identifier`` or ``type`` alone (an entry with a
+  display and none of ``reference``, ``identifier``, ``type`` is text alone).  A
+  ``modifierExtension`` in an enrollment Group makes that Group not understood; one
+  anywhere else in the study (FHIR forbids ignoring an unknown modifier), or two
+  contained resources with one id, make the study's only criterion not understood:
+  no characteristic is read.
 
 The resource is checked with its ``fhir.resources.R4B`` model first (R4B's
 ResearchStudy and Group are R4's); one that does not pass, or that is nested too
