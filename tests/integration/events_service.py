@@ -204,9 +204,14 @@ class EventService:
         body: dict[str, Any] = requests.get(f"{self.url}/readyz", timeout=10).json()
         return body
 
-    def worker_pid(self) -> int:
-        """The pid the running worker wrote in its lock file."""
-        return int((self.data_dir / "worker.lock").read_text().strip())
+    def worker_pid(self) -> int | None:
+        """The pid the running worker wrote in its lock file (None: not written yet).
+
+        A worker that takes the lock empties the file before writing its pid, so a
+        read at that moment finds nothing: that is "no pid yet", not an error.
+        """
+        text = (self.data_dir / "worker.lock").read_text().strip()
+        return int(text) if text.isdigit() else None
 
 
 __all__ = [

@@ -54,13 +54,18 @@ def service(
     fhir_base_url: str,
     keycloak_server: Keycloak,
     relay: Relay,
+    fhir: Fhir,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[EventService]:
+    """The service, subscribed and delivered to: any test of the module runs alone too."""
     parts = urlsplit(fhir_base_url)
     through_relay = f"http://127.0.0.1:{relay.port}{parts.path}"
     directory = tmp_path_factory.mktemp("events")
     running = EventService(through_relay, directory, auth_env(keycloak_server)).start()
     try:
+        subscribed = running.cli("subscribe")
+        assert subscribed.returncode == 0, subscribed.stderr
+        wait_delivering(fhir)
         yield running
     finally:
         running.cli("subscribe", "--remove")
@@ -332,10 +337,10 @@ def test_a_worker_killed_in_the_middle_of_an_item_processes_it_after_restart(
         wait_for(
             lambda: (f"{pid}-ihc", "leased") in queue_rows(service), DELIVERY, "the item leased"
         )
-        killed = service.worker_pid()
+        killed = wait_for(service.worker_pid, 30, "the worker's pid")
         os.kill(killed, signal.SIGKILL)
         # serve restarts its worker, which takes the lock and hands the item out again.
-        wait_for(lambda: service.worker_pid() != killed, 30, "a new worker")
+        wait_for(lambda: service.worker_pid() not in (None, killed), 30, "a new worker")
         assert statuses(fhir, pid) == []
     finally:
         relay.thaw()
