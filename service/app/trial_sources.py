@@ -1,6 +1,6 @@
 """Where trials come from: the ``TrialSource`` port and the ClinicalTrials.gov directory.
 
-Every source answers ``studies()``; the composition root (``service.bootstrap``)
+Every source answers ``read()``; the composition root (``service.bootstrap``)
 builds the list of configured sources and the trial endpoints read all of them.
 The ResearchStudy reader of the FHIR server
 (``service.clients.research_studies``) satisfies the same Protocol structurally.
@@ -9,11 +9,10 @@ on first use: a site restarts the service after updating its downloads; files th
 hold no study are logged by name only), the server's studies every
 ``HER2_TRIALS_REFRESH_SECONDS``.
 
-A source may also say that its last read was incomplete: a ``skipped`` count (studies
-that are not valid FHIR R4) and a ``truncated`` flag (a bound stopped the read), as
-the ResearchStudy reader keeps them.  :func:`read_all` gathers them with the studies
-(:class:`SourceRead`) so that the caller can be warned rather than shown a list that
-only looks complete.
+Each read (:class:`SourceRead`) also says what of the source it could not read: a
+``skipped`` count (studies that are not valid FHIR R4) and a ``truncated`` flag (a
+bound stopped the read).  :func:`read_all` adds them up so that the caller can be
+warned rather than shown a list that only looks complete.
 """
 
 from __future__ import annotations
@@ -22,12 +21,11 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 from service.clients.ctgov_files import load_directory
-from service.trials.model import Study
+from service.trials.model import SourceRead, Study
 
 _LOG = logging.getLogger("her2.trials")
 
@@ -35,32 +33,9 @@ _LOG = logging.getLogger("her2.trials")
 class TrialSource(Protocol):
     """A source of trials to match."""
 
-    def studies(self) -> Sequence[Study]:
-        """Every study of the source."""
+    def read(self) -> SourceRead:
+        """Every study of the source, with what of it could not be read."""
         ...
-
-
-@dataclass(frozen=True)
-class SourceRead:
-    """The studies of one read, and what of the source was not read."""
-
-    studies: Sequence[Study]
-    skipped: int = 0
-    truncated: bool = False
-
-
-def _read(source: TrialSource) -> SourceRead:
-    """A source's studies, with its ``skipped`` / ``truncated`` report if it keeps one."""
-    if isinstance(source, Refreshing):
-        return source.read()
-    studies = tuple(source.studies())
-    skipped = getattr(source, "skipped", 0)
-    truncated = getattr(source, "truncated", False)
-    return SourceRead(
-        studies,
-        skipped if isinstance(skipped, int) and not isinstance(skipped, bool) else 0,
-        truncated is True,
-    )
 
 
 class CtgovDirectory:
@@ -73,15 +48,19 @@ class CtgovDirectory:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
 
-    def studies(self) -> Sequence[Study]:
-        """The directory's studies (files holding none are logged by name)."""
+    def read(self) -> SourceRead:
+        """The directory's studies (files holding none are logged by name, not counted)."""
         loaded = load_directory(self.directory)
         if loaded.skipped:
             _LOG.warning(
                 "trial files without a study were skipped",
                 extra={"fields": {"skipped": list(loaded.skipped)}},
             )
-        return loaded.studies
+        return SourceRead(loaded.studies)
+
+    def studies(self) -> Sequence[Study]:
+        """The directory's studies."""
+        return self.read().studies
 
 
 class Refreshing:
@@ -111,8 +90,7 @@ class Refreshing:
         with self._lock:
             now = self._clock()
             if self._read is None or now - self._read_at >= self.seconds:
-                self._read = None
-                self._read = _read(self.source)
+                self._read = self.source.read()
                 self._read_at = now
             return self._read
 
@@ -132,7 +110,7 @@ def read_all(sources: Iterable[TrialSource]) -> SourceRead:
     found: list[Study] = []
     skipped, truncated = 0, False
     for source in sources:
-        read = _read(source)
+        read = source.read()
         skipped += read.skipped
         truncated = truncated or read.truncated
         for study in read.studies:
@@ -142,9 +120,4 @@ def read_all(sources: Iterable[TrialSource]) -> SourceRead:
     return SourceRead(found, skipped, truncated)
 
 
-def all_studies(sources: Iterable[TrialSource]) -> list[Study]:
-    """The studies of every source (:func:`read_all` without the report)."""
-    return list(read_all(sources).studies)
-
-
-__all__ = ["CtgovDirectory", "Refreshing", "SourceRead", "TrialSource", "all_studies", "read_all"]
+__all__ = ["CtgovDirectory", "Refreshing", "SourceRead", "TrialSource", "read_all"]

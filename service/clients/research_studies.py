@@ -32,7 +32,7 @@ from service.fhir.research_study_in import (
     enrollment_groups,
     study_from_research_study,
 )
-from service.trials.model import Study
+from service.trials.model import SourceRead, Study
 
 MAX_STUDIES: Final = 1000
 GROUP_BATCH: Final = 50
@@ -69,8 +69,6 @@ class FhirResearchStudies:
         self.max_studies = max_studies
         self.group_batch = group_batch
         self.max_requests = max_requests
-        self.skipped = 0
-        self.truncated = False
         self._requests = 0
 
     def _search(self, resource_type: str, params: Mapping[str, str]) -> Iterator[dict[str, Any]]:
@@ -133,6 +131,10 @@ class FhirResearchStudies:
         return groups, False
 
     def studies(self) -> Sequence[Study]:
+        """The studies of :meth:`read`."""
+        return self.read().studies
+
+    def read(self) -> SourceRead:
         """Every readable study on the server (at most ``max_studies``), in search order.
 
         Each study's enrollment Groups on the server are read (at most ``max_studies``
@@ -165,8 +167,6 @@ class FhirResearchStudies:
                 studies.append(study_from_research_study(resource, groups, base))
             except NotAResearchStudy:
                 skipped += 1
-        # Per call; a concurrent call may overwrite them (they are for reports, not logic).
-        self.skipped, self.truncated = skipped, truncated
         if skipped or truncated:
             _LOG.warning(
                 "research studies not read",
@@ -174,7 +174,7 @@ class FhirResearchStudies:
                     "fields": {"skipped": skipped, "truncated": truncated, "read": len(studies)}
                 },
             )
-        return studies
+        return SourceRead(studies, skipped, truncated)
 
 
 __all__ = ["GROUP_BATCH", "MAX_STUDIES", "FhirResearchStudies"]

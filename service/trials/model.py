@@ -9,6 +9,7 @@ exclusive classes a final HER2 result falls into under the project's rules
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -132,3 +133,18 @@ class Study:
     keywords: tuple[str, ...]
     eligibility: str
     coded: tuple[Criterion, ...] | None = None
+
+
+@dataclass(frozen=True)
+class SourceRead:
+    """The studies of one read of a trial source, and what of it was not read.
+
+    Attributes:
+        studies: the studies read.
+        skipped: studies left out as not valid (FHIR R4) resources.
+        truncated: whether a bound stopped the read before its end.
+    """
+
+    studies: Sequence[Study]
+    skipped: int = 0
+    truncated: bool = False

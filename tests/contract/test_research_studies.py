@@ -42,10 +42,10 @@ def test_an_invalid_study_is_skipped_counted_and_logged_without_values(
     )
     trials = source()
     with caplog.at_level(logging.WARNING, logger="her2.trials"):
-        studies = trials.studies()
-    assert [s.study_id for s in studies] == ["ok"]
-    assert trials.skipped == 1
-    assert not trials.truncated
+        read = trials.read()
+    assert [s.study_id for s in read.studies] == ["ok"]
+    assert read.skipped == 1
+    assert not read.truncated
     record = next(r for r in caplog.records if r.name == "her2.trials")
     assert record.fields == {"skipped": 1, "truncated": False, "read": 1}  # type: ignore[attr-defined]
     assert SECRET not in caplog.text
@@ -117,8 +117,9 @@ def test_groups_beyond_the_bound_are_not_read_and_the_answer_says_truncated() ->
         json=searchset(group("g-1"), group("g-2", component("her2-low", True))),
     )
     trials = FhirResearchStudies(FhirClient(BASE, retries=0), max_studies=2)
-    studies = trials.studies()
-    assert trials.truncated
+    read = trials.read()
+    studies = read.studies
+    assert read.truncated
     query = parse_qs(urlsplit(responses.calls[-1].request.url or "").query)
     assert query["_id"] == ["g-1,g-2"]
     kinds = {s.study_id: [c.kind for c in s.coded or ()] for s in studies}
@@ -154,8 +155,9 @@ def test_the_request_budget_covers_the_group_searches_too() -> None:
     responses.get(f"{BASE}/ResearchStudy", json=searchset(*studies))
     responses.get(f"{BASE}/Group", json=searchset())
     trials = FhirResearchStudies(FhirClient(BASE, retries=0), group_batch=1, max_requests=3)
-    found = trials.studies()
-    assert trials.truncated
+    read = trials.read()
+    found = read.studies
+    assert read.truncated
     assert len(responses.calls) == 3  # one study page and two of the three Group batches
     assert [s.study_id for s in found] == ["s0", "s1", "s2"]
     assert all(c.kind is CriterionKind.NOT_UNDERSTOOD for s in found for c in s.coded or ())
@@ -169,9 +171,9 @@ def test_a_next_link_back_to_a_followed_page_ends_the_search() -> None:
         json=searchset(research_study("a", eligibility="HER2-low"), next_url=looping),
     )
     trials = FhirResearchStudies(FhirClient(BASE, retries=0))
-    trials.studies()  # no error: the client stops at the link it has already followed
+    read = trials.read()  # no error: the client stops at the link it has already followed
     assert len(responses.calls) == 2
-    assert not trials.truncated
+    assert not read.truncated
 
 
 @responses.activate

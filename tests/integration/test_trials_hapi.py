@@ -121,11 +121,12 @@ def test_studies_read_and_matched_for_a_her2_low_patient(
     fhir_client = client(fhir_base_url, keycloak_server, TRIAL_SCOPES, calls)
     source = FhirResearchStudies(fhir_client)
 
-    studies = ours(source.studies(), seeded)
+    read = source.read()
+    studies = ours(read.studies, seeded)
 
     assert set(studies) == set(seeded)
-    assert source.skipped == 0
-    assert not source.truncated
+    assert read.skipped == 0
+    assert not read.truncated
     # Five studies at two a page: at least three pages, then one Group search.
     assert calls.count("GET ok") >= 4
     assert studies["text"].coded is None
@@ -159,8 +160,9 @@ def test_the_bound_and_the_group_batches(
     calls: list[str] = []
     fhir_client = client(fhir_base_url, keycloak_server, TRIAL_SCOPES, calls)
     bounded = FhirResearchStudies(fhir_client, max_studies=3, group_batch=1)
-    assert len(bounded.studies()) == 3
-    assert bounded.truncated
+    read = bounded.read()
+    assert len(read.studies) == 3
+    assert read.truncated
 
     calls.clear()
     everything = FhirResearchStudies(fhir_client, group_batch=1)

@@ -2,28 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import pytest
 
 from service.app.trial_matching import INCOMPLETE, NO_RESULT, match_patient
 from service.app.trial_sources import Refreshing, read_all
 from service.fhir.trial_request import TrialFilters
-from service.trials.model import Study
+from service.trials.model import SourceRead
 from tests.builders.trials import study
 
 
 class _Reporting:
-    """A source that keeps a report of its last read, as the ResearchStudy reader does."""
+    """A source whose reads report skipped or truncated studies, as the FHIR reader's do."""
 
-    def __init__(self, skipped: object = 0, truncated: object = False) -> None:
+    def __init__(self, skipped: int = 0, truncated: bool = False) -> None:
         self.skipped = skipped
         self.truncated = truncated
         self.reads = 0
 
-    def studies(self) -> Sequence[Study]:
+    def read(self) -> SourceRead:
         self.reads += 1
-        return (study("HER2-low", study_id="NCT1"),)
+        return SourceRead((study("HER2-low", study_id="NCT1"),), self.skipped, self.truncated)
 
 
 def test_a_complete_read_carries_no_warning() -> None:
@@ -42,7 +40,7 @@ def test_skipped_or_truncated_studies_are_a_warning(skipped: int, truncated: boo
     assert source.source.reads == 1  # type: ignore[attr-defined]
 
 
-def test_reports_of_several_sources_add_up_and_odd_values_are_ignored() -> None:
-    read = read_all([_Reporting(2), Refreshing(_Reporting(3, True), 0), _Reporting("9", "yes")])
+def test_reports_of_several_sources_add_up() -> None:
+    read = read_all([_Reporting(2), Refreshing(_Reporting(3, True), 0), _Reporting()])
     assert (read.skipped, read.truncated) == (5, True)
     assert [s.study_id for s in read.studies] == ["NCT1"]

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
 from service.app.derivation import derive
 from service.app.trial_matching import NO_RESULT, match_patient
-from service.app.trial_sources import CtgovDirectory, Refreshing, TrialSource, all_studies
+from service.app.trial_sources import CtgovDirectory, Refreshing, TrialSource, read_all
 from service.bootstrap import trial_sources
 from service.clients.fhir import FhirClient
 from service.clients.research_studies import FhirResearchStudies
@@ -18,7 +17,7 @@ from service.fhir.outbound import Derived
 from service.fhir.trial_request import TrialFilters, read_filters
 from service.settings import TrialSettings
 from service.trials.matching import Outcome
-from service.trials.model import Study
+from service.trials.model import SourceRead, Study
 from tests.builders import BREAST, NOW, bundle, ihc_score, specimen
 from tests.builders.trials import CTGOV, study
 
@@ -29,25 +28,25 @@ class _Listed:
     def __init__(self, *studies: Study) -> None:
         self.listed = studies
 
-    def studies(self) -> Sequence[Study]:
-        return self.listed
+    def read(self) -> SourceRead:
+        return SourceRead(self.listed)
 
 
 def test_a_configured_directory_is_read_once(tmp_path: Path) -> None:
     shutil.copy(CTGOV / "NCT03734029.json", tmp_path)
     (source,) = trial_sources(TrialSettings(tmp_path), None)
-    assert [s.study_id for s in source.studies()] == ["NCT03734029"]
+    assert [s.study_id for s in source.read().studies] == ["NCT03734029"]
     shutil.copy(CTGOV / "NCT02614794.json", tmp_path)
-    assert [s.study_id for s in source.studies()] == ["NCT03734029"]  # until a restart
+    assert [s.study_id for s in source.read().studies] == ["NCT03734029"]  # until a restart
     # The directory source itself reads what is there now.
     plain: TrialSource = CtgovDirectory(tmp_path)
-    assert [s.study_id for s in plain.studies()] == ["NCT02614794", "NCT03734029"]
+    assert [s.study_id for s in plain.read().studies] == ["NCT02614794", "NCT03734029"]
 
 
 def test_a_study_in_two_sources_is_kept_once_first_source_first() -> None:
     first = _Listed(study("HER2-low", study_id="NCT1", title="downloaded"))
     second = _Listed(study("HER2-low", study_id="NCT1", title="stored"), study("", study_id="X"))
-    assert [(s.study_id, s.title) for s in all_studies([first, second])] == [
+    assert [(s.study_id, s.title) for s in read_all([first, second]).studies] == [
         ("NCT1", "downloaded"),
         ("X", ""),
     ]
@@ -82,11 +81,11 @@ class _Counting:
         self.reads = 0
         self.failing = False
 
-    def studies(self) -> Sequence[Study]:
+    def read(self) -> SourceRead:
         self.reads += 1
         if self.failing:
             raise RuntimeError("the server is down")
-        return (study("HER2-low", study_id=f"NCT{self.reads}"),)
+        return SourceRead((study("HER2-low", study_id=f"NCT{self.reads}"),))
 
 
 def test_a_refreshing_source_rereads_only_after_its_interval() -> None:
